@@ -1,0 +1,40 @@
+//! The command-line interface: argument definitions and dispatch. Each subcommand lives
+//! in its own module under `cli/`; `main.rs` only calls [`run`].
+
+mod serve;
+mod sign;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// sigv4-proxy: an AWS SigV4 signing proxy and signing tool.
+#[derive(Debug, Parser)]
+#[command(name = "sigv4-proxy", version, about)]
+pub struct Cli {
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the signing proxy.
+    Serve(serve::ServeArgs),
+    /// Sign a request and print the signature and every intermediate step.
+    Sign(sign::SignArgs),
+    /// Print a presigned URL.
+    Presign(sign::PresignArgs),
+}
+
+/// Parses the command line and runs the chosen subcommand.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        None => serve::run(serve::ServeArgs::default()),
+        Some(Command::Serve(args)) => serve::run(args),
+        Some(Command::Sign(args)) => sign::run_sign(args),
+        Some(Command::Presign(args)) => sign::run_presign(args),
+    }
+}
