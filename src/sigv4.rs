@@ -10,6 +10,7 @@
 
 mod canonical;
 mod chunked;
+mod codecommit;
 mod encode;
 mod error;
 mod infer;
@@ -23,6 +24,7 @@ mod signer;
 mod time;
 
 pub use chunked::{chunk_header, signed_chunked_content_length, ChunkSigner};
+pub use codecommit::{codecommit_git_credentials, GitCredentials};
 pub use error::SignError;
 pub use infer::{infer_endpoint, InferError, InferredEndpoint};
 pub use key::v4a_public_key;
