@@ -8,23 +8,33 @@
 //! What this module deliberately does not do: read credentials, look at the clock, open
 //! sockets or buffer bodies. Callers hash bodies with [`PayloadHasher`] as they stream.
 
+mod canonical;
+mod chunked;
+mod codecommit;
+mod encode;
 mod error;
 mod infer;
+mod key;
 mod key_cache;
 mod output;
 mod payload;
 mod request;
 mod settings;
 mod signer;
+mod time;
 
+pub use chunked::{chunk_header, signed_chunked_content_length, ChunkSigner};
+pub use codecommit::{codecommit_git_credentials, GitCredentials};
 pub use error::SignError;
 pub use infer::{infer_endpoint, InferError, InferredEndpoint};
+pub use key::v4a_public_key;
 pub use key_cache::SigningKeyCache;
 pub use output::SigningOutput;
 pub use payload::{PayloadHash, PayloadHasher, EMPTY_PAYLOAD_SHA256, UNSIGNED_PAYLOAD};
 pub use request::SignableRequest;
 pub use settings::{
-    ContentSha256Header, PathNormalization, SessionTokenMode, SignatureLocation,
-    SigningAlgorithm, SigningParams, SigningSettings, UriEncoding,
+    ContentSha256Header, PathNormalization, SessionTokenMode, SignatureLocation, SigningAlgorithm,
+    SigningParams, SigningSettings, UriEncoding,
 };
 pub use signer::sign;
+pub use time::parse_timestamp;
