@@ -226,3 +226,148 @@ fn find_socket_addr_reads_listening_lines() {
     );
     assert_eq!(find_socket_addr("no address here"), None);
 }
+
+#[test]
+fn s3s_fs_accepts_the_right_key_and_refuses_a_wrong_secret() {
+    let s3 = S3sFs::start("AKIAS3SFSSELFTEST000", "s3s-fs-selftest-secret");
+    let data = tempfile::tempdir().expect("tempdir");
+    let file = data.path().join("hello.txt");
+    std::fs::write(&file, b"hello from the harness\n").expect("write file");
+    let file = file.to_str().expect("utf-8 temp path");
+
+    s3.aws(&["s3", "mb", "s3://selftest"]).assert_success();
+    s3.aws(&["s3", "cp", file, "s3://selftest/dir/hello.txt"])
+        .assert_success();
+    s3.aws(&["s3", "ls", "s3://selftest/dir/"])
+        .assert_success()
+        .assert_output_contains("hello.txt");
+    assert_eq!(
+        std::fs::read(s3.root().join("selftest/dir/hello.txt")).expect("object stored as a file"),
+        b"hello from the harness\n"
+    );
+
+    let wrong = [
+        ("AWS_ACCESS_KEY_ID", s3.access_key_id()),
+        ("AWS_SECRET_ACCESS_KEY", "definitely-not-the-secret"),
+    ];
+    aws(&["s3", "ls"], Some(s3.endpoint()), &wrong)
+        .assert_failure()
+        .assert_output_contains("SignatureDoesNotMatch");
+    aws(
+        &["s3", "cp", file, "s3://selftest/refused.txt"],
+        Some(s3.endpoint()),
+        &wrong,
+    )
+    .assert_failure()
+    .assert_output_contains("SignatureDoesNotMatch");
+    assert!(!s3.root().join("selftest/refused.txt").exists());
+}
+
+/// Signs a PUT with botocore for `signed` but sends `sent`; prints `status body` lines.
+const TAMPERED_PUT: &str = r#"
+import json, os, urllib.request, urllib.error
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+creds = Credentials(os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"])
+def put(key, signed, sent):
+    req = AWSRequest(method="PUT", url=os.environ["S3_ENDPOINT"] + "/bodies/" + key, data=signed)
+    S3SigV4Auth(creds, "s3", "us-east-1").add_auth(req)
+    prepared = req.prepare()
+    assert prepared.headers["X-Amz-Content-SHA256"] != "UNSIGNED-PAYLOAD"
+    r = urllib.request.Request(prepared.url, data=sent, headers=dict(prepared.headers), method="PUT")
+    try:
+        with urllib.request.urlopen(r, timeout=30) as resp:
+            return [resp.status, resp.read().decode()]
+    except urllib.error.HTTPError as e:
+        return [e.code, e.read().decode()]
+print(json.dumps({"intact": put("intact", b"hello world", b"hello world"),
+                  "tampered": put("tampered", b"hello world", b"HELLO WORLD")}))
+"#;
+
+#[test]
+fn s3s_fs_checks_the_payload_hash_and_presigned_urls() {
+    let s3 = S3sFs::start("AKIAS3SFSPAYLOAD0000", "s3s-fs-payload-secret");
+    s3.aws(&["s3", "mb", "s3://bodies"]).assert_success();
+
+    let out = python_cmd(TAMPERED_PUT, &s3.env())
+        .env("S3_ENDPOINT", s3.endpoint())
+        .run();
+    out.assert_success();
+    let answer = out.json();
+    assert_eq!(answer["intact"][0], 200, "{out}");
+    assert_eq!(
+        std::fs::read(s3.root().join("bodies/intact")).expect("intact object stored"),
+        b"hello world"
+    );
+    // Same length, same signature, different bytes: only a payload-hash check catches it.
+    // s3s-fs 0.14.1 answers it with a 500 InternalError and logs the mismatch.
+    assert_eq!(answer["tampered"][0], 500, "{out}");
+    assert!(
+        s3.saw_payload_hash_mismatch(),
+        "{}",
+        s3.process().log_tail()
+    );
+    assert!(!s3.root().join("bodies/tampered").exists());
+
+    // Presigned URLs: valid one works without credentials, a tampered one does not.
+    let url = s3.aws(&["s3", "presign", "s3://bodies/intact", "--expires-in", "300"]);
+    url.assert_success();
+    let url = url.stdout_str().trim().to_owned();
+    let get = curl(&["-sS", "-w", "\n%{http_code}", &url]);
+    get.assert_success();
+    assert_eq!(get.stdout_str(), "hello world\n200");
+    let tampered = url.replace("bodies/intact", "bodies/Intact");
+    let refused = curl(&["-sS", "-w", "\n%{http_code}", &tampered]);
+    refused.assert_success();
+    assert!(refused.stdout_str().ends_with("\n403"), "{refused}");
+    assert!(
+        refused.stdout_str().contains("SignatureDoesNotMatch"),
+        "{refused}"
+    );
+}
+
+#[test]
+#[ignore = "helper process for watchdog_kills_servers_of_a_test_process_killed_outright"]
+fn watchdog_helper_starts_a_server_and_blocks() {
+    if std::env::var_os("HARNESS_WATCHDOG_HELPER").is_none() {
+        return;
+    }
+    let mut cmd = std::process::Command::new("sleep");
+    cmd.arg("600");
+    let server = ChildGuard::spawn("orphan-to-be", cmd);
+    println!("SERVER_PID={}", server.pid());
+    std::thread::sleep(Duration::from_secs(600));
+}
+
+#[test]
+fn watchdog_kills_servers_of_a_test_process_killed_outright() {
+    // Run the helper above in a separate test process, SIGKILL it (no destructors run),
+    // and check that the server it started does not outlive it.
+    let exe = std::env::current_exe().expect("path of this test binary");
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args([
+        "--exact",
+        "watchdog_helper_starts_a_server_and_blocks",
+        "--ignored",
+        "--nocapture",
+    ])
+    .env("HARNESS_WATCHDOG_HELPER", "1");
+    let mut helper = ChildGuard::spawn("watchdog-helper", cmd);
+    let line = helper
+        .wait_for_output("SERVER_PID=", Duration::from_secs(30))
+        .expect("helper reports its server");
+    let server: u32 = line
+        .trim()
+        .trim_start_matches("SERVER_PID=")
+        .parse()
+        .expect("a pid");
+    assert!(alive(server));
+    helper.signal("KILL");
+    // Reap the helper: a zombie still counts as alive for the watchdog.
+    helper.terminate(Duration::from_secs(5));
+    assert!(
+        gone_within(server, Duration::from_secs(10)),
+        "the watchdog killed the server within seconds"
+    );
+}

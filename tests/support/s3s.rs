@@ -5,6 +5,11 @@
 //! temporary root directory. Unlike moto it checks the payload hash
 //! (`x-amz-content-sha256` against the body) and presigned URLs, so it catches body and
 //! query signing mistakes moto lets through. Buckets are directories under [`S3sFs::root`].
+//!
+//! Quirk of s3s-fs 0.14.1: a body that does not match its signed `x-amz-content-sha256` is
+//! refused with `500 InternalError` (not a 400), and the log says `Sha256Mismatch`; use
+//! [`S3sFs::saw_payload_hash_mismatch`] to tell it from other failures. A wrong signature
+//! is a proper `403 SignatureDoesNotMatch`.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -113,6 +118,12 @@ impl S3sFs {
     /// Runs awscli directly against s3s-fs with the valid key (setup and checks).
     pub(crate) fn aws(&self, args: &[&str]) -> CmdOutput {
         aws(args, Some(&self.endpoint), &self.env())
+    }
+
+    /// Whether s3s-fs has refused a body whose SHA-256 differed from the signed one.
+    pub(crate) fn saw_payload_hash_mismatch(&self) -> bool {
+        let logs = format!("{}{}", self.process.stdout(), self.process.stderr());
+        logs.contains("Sha256Mismatch")
     }
 
     /// The s3s-fs process (logs, pid).
