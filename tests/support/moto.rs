@@ -13,10 +13,9 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use super::ca::TestCa;
-use super::cmd::{aws, python, python_cmd, CmdOutput};
+use super::cmd::{aws, isolated_command, python, python_cmd, CmdOutput};
 use super::process::{spawn_on_free_port, ChildGuard, Ready};
 
 /// moto's fixed account id.
@@ -121,16 +120,10 @@ impl Moto {
             (ca.issue(&hosts), ca.cert_path().to_owned())
         });
         let (process, port) = spawn_on_free_port("moto", ready_line(), |port| {
-            let mut cmd = Command::new("python3");
+            // moto must not pick up the developer's real AWS settings.
+            let mut cmd = isolated_command("python3");
             cmd.args(["-m", "moto.server", "-H", "127.0.0.1", "-p"])
-                .arg(port.to_string())
-                .env("PYTHONUNBUFFERED", "1")
-                // moto must not pick up the developer's real AWS settings.
-                .env("AWS_CONFIG_FILE", "/dev/null")
-                .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-                .env_remove("AWS_ACCESS_KEY_ID")
-                .env_remove("AWS_SECRET_ACCESS_KEY")
-                .env_remove("AWS_SESSION_TOKEN");
+                .arg(port.to_string());
             if let Some(((cert, key), _)) = &tls_files {
                 cmd.arg("--ssl-cert").arg(cert).arg("--ssl-key").arg(key);
             }
