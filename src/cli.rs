@@ -26,6 +26,8 @@ pub enum Command {
     Sign(sign::SignArgs),
     /// Print a presigned URL.
     Presign(sign::PresignArgs),
+    /// Print a CodeCommit Git username and password (Git credential-helper format).
+    CodecommitPassword(sign::CodecommitArgs),
 }
 
 /// Parses the command line and runs the chosen subcommand.
@@ -36,5 +38,6 @@ pub fn run() -> ExitCode {
         Some(Command::Serve(args)) => serve::run(args),
         Some(Command::Sign(args)) => sign::run_sign(args),
         Some(Command::Presign(args)) => sign::run_presign(args),
+        Some(Command::CodecommitPassword(args)) => sign::run_codecommit(args),
     }
 }
