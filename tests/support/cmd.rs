@@ -363,3 +363,30 @@ pub(crate) fn python_cmd(script: &str, env: &[(&str, &str)]) -> Cmd {
 pub(crate) fn python(script: &str, env: &[(&str, &str)]) -> CmdOutput {
     python_cmd(script, env).run()
 }
+
+/// Python prelude defining `unsigned_client(service, proxies=None, **kwargs)`: a boto3
+/// client sending *unsigned* requests (`signature_version=UNSIGNED`, one attempt) to
+/// `$ENDPOINT_URL` (or the real AWS endpoint when unset, for forward mode with `proxies`).
+pub(crate) const BOTO3_UNSIGNED_PRELUDE: &str = r#"
+import os, boto3
+from botocore import UNSIGNED
+from botocore.config import Config
+def unsigned_client(service, proxies=None, **kwargs):
+    config = Config(signature_version=UNSIGNED, retries={"max_attempts": 1}, proxies=proxies)
+    return boto3.client(service, endpoint_url=os.environ.get("ENDPOINT_URL"), config=config, **kwargs)
+"#;
+
+/// Runs `script` after [`BOTO3_UNSIGNED_PRELUDE`] with `ENDPOINT_URL=endpoint` (if any),
+/// e.g. `unsigned_client("s3").create_bucket(Bucket="b")` against the proxy.
+pub(crate) fn boto3_unsigned(
+    endpoint: Option<&str>,
+    script: &str,
+    env: &[(&str, &str)],
+) -> CmdOutput {
+    let full = format!("{BOTO3_UNSIGNED_PRELUDE}\n{script}");
+    let mut cmd = python_cmd(&full, env);
+    if let Some(endpoint) = endpoint {
+        cmd = cmd.env("ENDPOINT_URL", endpoint);
+    }
+    cmd.run()
+}

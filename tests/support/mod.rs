@@ -8,6 +8,8 @@
 //! - [`aws`], [`curl`], [`python`] and the [`Cmd`] builder (`cmd.rs`): client programs
 //!   with an isolated environment (no inherited `AWS_*`, proxy or CA variables, empty
 //!   `HOME`, region `us-east-1`, no retries) and a time limit.
+//! - [`boto3_unsigned`] (`cmd.rs`): boto3 clients with `signature_version=UNSIGNED`.
+//! - [`write_test_file`], [`assert_same_file`] (`data.rs`): large deterministic payloads.
 //! - [`ChildGuard`], [`spawn_on_free_port`], [`free_port`], [`proxy_bin`] (`process.rs`)
 //!   and [`isolated_command`] (`cmd.rs`): spawn any process (e.g. the `sigv4-proxy`
 //!   binary) with a clean environment and wait until it is ready.
@@ -44,16 +46,20 @@
 
 mod ca;
 mod cmd;
+mod data;
 mod moto;
 mod process;
 mod s3s;
 
 pub(crate) use ca::TestCa;
 pub(crate) use cmd::{
-    aws, aws_cmd, curl, curl_cmd, isolated_command, python, python_cmd, Cmd, CmdOutput,
-    CMD_TIMEOUT, REGION,
+    aws, aws_cmd, boto3_unsigned, curl, curl_cmd, isolated_command, python, python_cmd, Cmd,
+    CmdOutput, BOTO3_UNSIGNED_PRELUDE, CMD_TIMEOUT, REGION,
 };
-pub(crate) use moto::{Moto, MotoOptions, DEFAULT_TLS_HOSTNAMES, MOTO_ACCOUNT_ID};
+pub(crate) use data::{assert_same_file, write_test_file};
+pub(crate) use moto::{
+    Moto, MotoOptions, TemporaryCredentials, DEFAULT_TLS_HOSTNAMES, MOTO_ACCOUNT_ID,
+};
 pub(crate) use process::{
     find_socket_addr, free_port, proxy_bin, spawn_on_free_port, tail, ChildGuard, Ready,
     READY_TIMEOUT,
