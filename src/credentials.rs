@@ -47,6 +47,7 @@ pub use clock::{Clock, SystemClock, TokioClock};
 pub use config::CredentialsConfig;
 pub use container::ContainerProvider;
 pub use context::{Context, Env, MapEnv, ProcessEnv};
+pub use datetime::format_rfc3339;
 pub use env::EnvironmentProvider;
 pub use error::CredentialsError;
 pub use imds::ImdsProvider;

@@ -82,8 +82,8 @@ pub(crate) fn parse_rfc3339(s: &str) -> Option<SystemTime> {
     Some(UNIX_EPOCH + Duration::new(secs, nanos))
 }
 
-/// Formats as `2024-01-02T03:04:05Z` (whole seconds, UTC).
-pub(crate) fn format_rfc3339(t: SystemTime) -> String {
+/// Formats a time as RFC 3339, `2024-01-02T03:04:05Z` (whole seconds, UTC).
+pub fn format_rfc3339(t: SystemTime) -> String {
     let secs = match t.duration_since(UNIX_EPOCH) {
         Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
         Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
