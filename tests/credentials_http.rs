@@ -9,7 +9,7 @@ mod credentials_fakes;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use credentials_fakes::{black_hole, container, credentials_json, imds, IMDS_TOKEN};
+use credentials_fakes::{black_hole, container, credentials_json, imds, sso_portal, IMDS_TOKEN};
 use sigv4_proxy::credentials::{
     ChainProvider, ContainerProvider, Context, CredentialsConfig, ImdsProvider, MapEnv,
     ProvideCredentials, SystemClock,
@@ -257,4 +257,88 @@ async fn container_comes_before_imds_in_the_chain() {
     .unwrap();
     assert_eq!(c.access_key_id(), "ASIACONT");
     assert!(md.requests().is_empty());
+}
+
+#[tokio::test]
+async fn sso_profiles_exchange_the_cached_token() {
+    let token = "sso-cached-access-token-value";
+    let portal = sso_portal(
+        token,
+        "111122223333",
+        "ReadOnly",
+        r#"{"roleCredentials":{"accessKeyId":"ASIASSO","secretAccessKey":"sso-secret","sessionToken":"sso-token","expiration":4070908800000}}"#.to_owned(),
+    )
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    let aws = home.path().join(".aws");
+    std::fs::create_dir_all(aws.join("sso/cache")).unwrap();
+    std::fs::write(
+        aws.join("config"),
+        "[profile dev]\nsso_session = corp\nsso_account_id = 111122223333\nsso_role_name = ReadOnly\n\
+         [sso-session corp]\nsso_region = us-east-1\nsso_start_url = https://corp.awsapps.com/start\n\
+         [profile legacy]\nsso_start_url = https://legacy.awsapps.com/start\nsso_region = eu-west-1\n\
+         sso_account_id = 111122223333\nsso_role_name = ReadOnly\n\
+         [profile other]\nsso_session = corp\nsso_account_id = 999999999999\nsso_role_name = Admin\n",
+    )
+    .unwrap();
+    // File names: SHA-1 of the session name / start URL, as the AWS CLI writes them.
+    std::fs::write(
+        aws.join("sso/cache/ee0bfd2552fbd840c02cc48b6e823320543c450f.json"),
+        format!(
+            r#"{{"accessToken":"{token}","expiresAt":"2099-01-01T00:00:00Z","region":"us-east-1"}}"#
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        aws.join("sso/cache/79e435d7a515078e81c9dffc35f38d5687ebd3a7.json"),
+        r#"{"accessToken":"old","expiresAt":"2000-01-01T00:00:00Z"}"#,
+    )
+    .unwrap();
+    let home_s = home.path().display().to_string();
+    let url = portal.url();
+    let env = [
+        ("HOME", home_s.as_str()),
+        ("AWS_ENDPOINT_URL_SSO", url.as_str()),
+    ];
+    let c = CredentialsConfig::from_profile("dev")
+        .build_with(&ctx(&env))
+        .unwrap()
+        .get()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            c.access_key_id(),
+            c.secret_access_key(),
+            c.session_token(),
+            c.provider_name()
+        ),
+        ("ASIASSO", "sso-secret", Some("sso-token"), "Sso")
+    );
+    assert_eq!(
+        c.expiry(),
+        Some(std::time::UNIX_EPOCH + Duration::from_secs(4_070_908_800))
+    );
+    let reqs = portal.requests();
+    assert_eq!(reqs[0].query, "account_id=111122223333&role_name=ReadOnly");
+
+    let err = CredentialsConfig::from_profile("legacy")
+        .build_with(&ctx(&env))
+        .unwrap()
+        .get()
+        .await
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("expired") && msg.contains("aws sso login --profile legacy"),
+        "{msg}"
+    );
+
+    let err = CredentialsConfig::from_profile("other")
+        .build_with(&ctx(&env))
+        .unwrap()
+        .get()
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("HTTP 403"), "{err}");
 }

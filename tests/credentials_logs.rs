@@ -14,7 +14,7 @@ mod support;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use credentials_fakes::{container, credentials_json, imds, IMDS_TOKEN};
+use credentials_fakes::{container, credentials_json, imds, sso_portal, IMDS_TOKEN};
 use sigv4_proxy::credentials::{
     ChainProvider, Context, Credentials, CredentialsConfig, KeySource, MapEnv, ProvideCredentials,
     SystemClock,
@@ -262,6 +262,38 @@ fn no_secret_appears_in_trace_logs() {
         .unwrap_err();
         secrets.add("Bearer wrong-container-token-0123");
         tracing::error!(error = %err, "expected failure");
+
+        // SSO: the cached access token is exchanged at the portal.
+        let sso_token = "sso-access-token-0123456789";
+        secrets.add(sso_token);
+        let portal = sso_portal(
+            sso_token,
+            "111122223333",
+            "ReadOnly",
+            r#"{"roleCredentials":{"accessKeyId":"ASIASSO","secretAccessKey":"sso-secret-0123456789","sessionToken":"sso-session-token-0123456789","expiration":4070908800000}}"#.to_owned(),
+        )
+        .await;
+        let sso_home = d.join("sso-home");
+        std::fs::create_dir_all(sso_home.join(".aws/sso/cache")).unwrap();
+        std::fs::write(
+            sso_home.join(".aws/config"),
+            "[profile sso]\nsso_session = corp\nsso_account_id = 111122223333\nsso_role_name = ReadOnly\n[sso-session corp]\nsso_region = us-east-1\n",
+        )
+        .unwrap();
+        std::fs::write(
+            sso_home.join(".aws/sso/cache/ee0bfd2552fbd840c02cc48b6e823320543c450f.json"),
+            format!(r#"{{"accessToken":"{sso_token}","expiresAt":"2099-01-01T00:00:00Z"}}"#),
+        )
+        .unwrap();
+        let c = CredentialsConfig::from_profile("sso")
+            .build_with(&ctx(MapEnv::new()
+                .with("HOME", sso_home.display().to_string())
+                .with("AWS_ENDPOINT_URL_SSO", portal.url())))
+            .unwrap()
+            .get()
+            .await
+            .unwrap();
+        loaded.push((*c).clone());
         loaded
     });
     for c in &loaded {
@@ -283,7 +315,8 @@ fn no_secret_appears_in_trace_logs() {
             "Environment",
             "Static",
             "Container",
-            "Imds"
+            "Imds",
+            "Sso"
         ]
     );
     let log = buffer.text();
@@ -296,6 +329,7 @@ fn no_secret_appears_in_trace_logs() {
         "calling STS AssumeRoleWithWebIdentity",
         "running credential_process",
         "loading instance role credentials",
+        "calling SSO GetRoleCredentials",
         "credentials loaded",
         "canonical_request",
         "x-amz-security-token",

@@ -29,7 +29,11 @@ pub(crate) struct Endpoint {
     pub(crate) region: String,
 }
 
-fn parse_url(provider: &'static str, what: &str, url: &str) -> Result<http::Uri, CredentialsError> {
+pub(crate) fn parse_url(
+    provider: &'static str,
+    what: &str,
+    url: &str,
+) -> Result<http::Uri, CredentialsError> {
     let uri: http::Uri = url.parse().map_err(|e| {
         CredentialsError::caused(provider, format!("{what} {url:?} is not a URL"), e)
     })?;
@@ -141,7 +145,7 @@ impl From<&RoleSpec> for AssumeRoleParams {
 }
 
 /// `application/x-www-form-urlencoded` encoding of one value.
-fn form_encode(s: &str) -> String {
+pub(crate) fn form_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {

@@ -31,6 +31,7 @@ use tokio::net::TcpListener;
 pub(crate) struct Recorded {
     pub(crate) method: String,
     pub(crate) path: String,
+    pub(crate) query: String,
     pub(crate) headers: http::HeaderMap,
 }
 
@@ -77,6 +78,7 @@ async fn serve(handler: Handler) -> FakeServer {
                     let recorded = Recorded {
                         method: req.method().to_string(),
                         path: req.uri().path().to_owned(),
+                        query: req.uri().query().unwrap_or_default().to_owned(),
                         headers: req.headers().clone(),
                     };
                     log.lock().unwrap().push(recorded.clone());
@@ -188,4 +190,37 @@ pub(crate) async fn black_hole() -> (SocketAddr, tokio::task::JoinHandle<()>) {
         }
     });
     (addr, task)
+}
+
+/// An IAM Identity Center portal answering `GetRoleCredentials` for one account and
+/// role when `x-amz-sso_bearer_token` carries `token` (else 401, as the portal does).
+pub(crate) async fn sso_portal(
+    token: &str,
+    account_id: &str,
+    role: &str,
+    json: String,
+) -> FakeServer {
+    let token = token.to_owned();
+    let query = format!("account_id={account_id}&role_name={role}");
+    serve(Arc::new(move |r: &Recorded| {
+        if r.headers
+            .get("x-amz-sso_bearer_token")
+            .map(|v| v.as_bytes())
+            != Some(token.as_bytes())
+        {
+            return (
+                StatusCode::UNAUTHORIZED,
+                r#"{"message":"Session token not found or invalid"}"#.to_owned(),
+            );
+        }
+        if r.method == "GET" && r.path == "/federation/credentials" && r.query == query {
+            (StatusCode::OK, json.clone())
+        } else {
+            (
+                StatusCode::FORBIDDEN,
+                r#"{"message":"No access"}"#.to_owned(),
+            )
+        }
+    }))
+    .await
 }
