@@ -206,6 +206,42 @@ impl ProvideCredentials for ContainerProvider {
 mod tests {
     use super::*;
 
+    fn provider(vars: &[(&str, &str)]) -> ContainerProvider {
+        ContainerProvider::new(Context::new(
+            std::sync::Arc::new(vars.iter().copied().collect::<crate::credentials::MapEnv>()),
+            std::sync::Arc::new(crate::credentials::SystemClock),
+        ))
+    }
+
+    #[test]
+    fn relative_uri_goes_to_the_ecs_address_and_wins_over_full() {
+        let p = provider(&[
+            (
+                "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+                "/v2/credentials/abc",
+            ),
+            (
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                "http://127.0.0.1/other",
+            ),
+        ]);
+        assert_eq!(
+            p.uri().unwrap().to_string(),
+            "http://169.254.170.2/v2/credentials/abc"
+        );
+        let p = provider(&[(
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            "https://creds.example.com/x",
+        )]);
+        assert_eq!(p.uri().unwrap().to_string(), "https://creds.example.com/x");
+    }
+
+    #[test]
+    fn token_with_a_line_break_is_refused() {
+        let p = provider(&[("AWS_CONTAINER_AUTHORIZATION_TOKEN", "abc\r\nX-Evil: 1")]);
+        assert!(p.authorization().is_err());
+    }
+
     #[test]
     fn http_only_to_allowed_hosts() {
         for h in [

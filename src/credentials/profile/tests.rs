@@ -204,3 +204,38 @@ async fn credential_source_environment_reads_the_context() {
         "Profile: invalid configuration: profile r: Environment: not configured (AWS_ACCESS_KEY_ID is not set)"
     );
 }
+
+#[test]
+fn sts_endpoint_from_profile_services_and_endpoint_url() {
+    use crate::credentials::sts::Endpoint;
+    let f = Files::new(
+        "[profile svc]\nregion = eu-west-1\nservices = local\nendpoint_url = http://127.0.0.1:1\n\
+         [profile plain]\nendpoint_url = http://127.0.0.1:1\n\
+         [services local]\nsts =\n  endpoint_url = http://127.0.0.1:2\n",
+        "",
+    );
+    let ctx = f.ctx(&[]);
+    let svc = LoadedProfiles::load(&ctx, Some("svc")).unwrap();
+    let e = Endpoint::resolve(&ctx, Some(&svc)).unwrap();
+    assert_eq!(
+        (e.url.to_string().as_str(), e.region.as_str()),
+        ("http://127.0.0.1:2/", "eu-west-1"),
+        "the services section beats the profile's endpoint_url"
+    );
+    let plain = LoadedProfiles::load(&ctx, Some("plain")).unwrap();
+    let e = Endpoint::resolve(&ctx, Some(&plain)).unwrap();
+    assert_eq!(
+        (e.url.to_string().as_str(), e.region.as_str()),
+        ("http://127.0.0.1:1/", "us-east-1")
+    );
+    // The environment beats the profile, for the URL and the region.
+    let ctx = f.ctx(&[
+        ("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:3"),
+        ("AWS_REGION", "ap-south-1"),
+    ]);
+    let e = Endpoint::resolve(&ctx, Some(&svc)).unwrap();
+    assert_eq!(
+        (e.url.to_string().as_str(), e.region.as_str()),
+        ("http://127.0.0.1:3/", "ap-south-1")
+    );
+}
