@@ -196,12 +196,22 @@ impl Inner {
 
     async fn load(self: Arc<Self>) {
         let timeout = self.settings.load_timeout;
-        let result = match tokio::time::timeout(timeout, self.provider.provide_credentials()).await
-        {
-            Ok(r) => r,
-            Err(_) => Err(CredentialsError::TimedOut {
-                provider: "CredentialsCache",
-            }),
+        // The provider runs in its own task so that a panic in it becomes an error
+        // here; otherwise `loading` would stay set and every waiter would hang.
+        let this = Arc::clone(&self);
+        let mut call = tokio::spawn(async move { this.provider.provide_credentials().await });
+        let result = match tokio::time::timeout(timeout, &mut call).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(join)) => Err(CredentialsError::failed(
+                "CredentialsCache",
+                format!("the credentials provider failed unexpectedly ({join})"),
+            )),
+            Err(_) => {
+                call.abort();
+                Err(CredentialsError::TimedOut {
+                    provider: "CredentialsCache",
+                })
+            }
         };
         let wake_at = {
             let mut st = self.lock();

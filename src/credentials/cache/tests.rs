@@ -351,3 +351,33 @@ async fn a_request_in_the_refresh_window_starts_the_refresh() {
     );
     assert_eq!(akid(&cache).await, "B");
 }
+
+#[derive(Debug)]
+struct Panicking;
+
+impl ProvideCredentials for Panicking {
+    fn provide_credentials(&self) -> BoxFuture<'_, Result<Credentials, CredentialsError>> {
+        Box::pin(async { panic!("provider bug") })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panicking_provider_fails_requests_instead_of_hanging_them() {
+    let cache = SharedCredentials::with_settings(
+        Panicking,
+        CacheSettings::default(),
+        Arc::new(TokioClock::starting_at(SystemTime::UNIX_EPOCH + T0)),
+    );
+    let err = tokio::time::timeout(Duration::from_secs(5), cache.get())
+        .await
+        .expect("get() returned")
+        .unwrap_err();
+    assert!(err.to_string().contains("failed unexpectedly"), "{err}");
+    // And the cache is not stuck: after the backoff it tries again.
+    tokio::time::advance(Duration::from_secs(2)).await;
+    let err = tokio::time::timeout(Duration::from_secs(5), cache.get())
+        .await
+        .expect("get() returned")
+        .unwrap_err();
+    assert!(err.to_string().contains("failed unexpectedly"), "{err}");
+}
