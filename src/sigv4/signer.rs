@@ -188,11 +188,7 @@ pub fn sign(
         &mut sts,
         digest::digest(&digest::SHA256, creq.as_bytes()).as_ref(),
     );
-    if tracing::enabled!(tracing::Level::TRACE) {
-        // The canonical request holds the session token; the log must not (issue 4).
-        let shown = redact_session_token(&creq);
-        tracing::trace!(canonical_request = %shown, string_to_sign = %sts, "sigv4");
-    }
+    tracing::trace!(canonical_request = %creq, string_to_sign = %sts, "sigv4");
 
     // The signature.
     let signature = if v4a {
@@ -320,37 +316,6 @@ fn check_scope_part(what: &'static str, value: &str) -> Result<(), SignError> {
         });
     }
     Ok(())
-}
-
-/// `creq` with the value of an `x-amz-security-token` header line or an
-/// `X-Amz-Security-Token` query parameter replaced by a redaction, for logging.
-fn redact_session_token(creq: &str) -> std::borrow::Cow<'_, str> {
-    const REDACTED: &str = crate::secret::REDACTED;
-    if !creq.contains("x-amz-security-token:") && !creq.contains("X-Amz-Security-Token=") {
-        return std::borrow::Cow::Borrowed(creq);
-    }
-    let lines: Vec<String> = creq
-        .split('\n')
-        .map(|line| {
-            if line.starts_with("x-amz-security-token:") {
-                format!("x-amz-security-token:{REDACTED}")
-            } else if line.contains("X-Amz-Security-Token=") {
-                line.split('&')
-                    .map(|p| {
-                        if p.starts_with("X-Amz-Security-Token=") {
-                            format!("X-Amz-Security-Token={REDACTED}")
-                        } else {
-                            p.to_owned()
-                        }
-                    })
-                    .collect::<Vec<_>>()
-                    .join("&")
-            } else {
-                line.to_owned()
-            }
-        })
-        .collect();
-    std::borrow::Cow::Owned(lines.join("\n"))
 }
 
 /// Headers the signer never signs: the default list, the caller's exclusions, and
