@@ -1,6 +1,7 @@
 //! The command-line interface: argument definitions and dispatch. Each subcommand lives
 //! in its own module under `cli/`; `main.rs` only calls [`run`].
 
+mod ca;
 mod serve;
 mod sign;
 
@@ -26,6 +27,8 @@ pub enum Command {
     Sign(sign::SignArgs),
     /// Print a presigned URL.
     Presign(sign::PresignArgs),
+    /// Manage the local CA used to intercept `HTTPS_PROXY` tunnels (`ca init`).
+    Ca(ca::CaArgs),
 }
 
 /// Parses the command line and runs the chosen subcommand.
@@ -36,5 +39,6 @@ pub fn run() -> ExitCode {
         Some(Command::Serve(args)) => serve::run(args),
         Some(Command::Sign(args)) => sign::run_sign(args),
         Some(Command::Presign(args)) => sign::run_presign(args),
+        Some(Command::Ca(args)) => ca::run(args),
     }
 }
