@@ -80,6 +80,16 @@ pub enum TlsError {
         /// What is wrong with it.
         problem: &'static str,
     },
+    /// The TLS handshake with a client failed (it does not trust the CA, sent a
+    /// different SNI, or hung up).
+    #[error("TLS handshake for {host} failed: {source}")]
+    Handshake {
+        /// The host the leaf was for.
+        host: String,
+        /// The cause, as reported by tokio-rustls.
+        #[source]
+        source: std::io::Error,
+    },
     /// rustls refused a key or configuration.
     #[error("{context}: {source}")]
     Rustls {

@@ -89,6 +89,20 @@ impl TlsHost {
     }
 }
 
+impl TlsHost {
+    /// Splits a `CONNECT` target (`host:port`, `[v6]:port`) into the host and the port.
+    /// The port is required, as RFC 9110 requires it for `CONNECT`.
+    pub fn from_connect_authority(
+        authority: &http::uri::Authority,
+    ) -> Result<(Self, u16), TlsError> {
+        let port = authority.port_u16().ok_or_else(|| TlsError::InvalidHost {
+            host: authority.to_string(),
+            problem: "a CONNECT target needs a port (host:443)",
+        })?;
+        Ok((Self::parse(authority.host())?, port))
+    }
+}
+
 impl fmt::Display for TlsHost {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -210,6 +224,25 @@ impl LeafIssuer {
         config.alpn_protocols = super::alpn_protocols();
         config.session_storage = self.sessions.clone();
         Ok(Arc::new(config))
+    }
+
+    /// Performs the server side of the TLS handshake on `io` (the upgraded `CONNECT`
+    /// connection) with a leaf for `connect_host`. The caller serves the returned stream
+    /// as HTTP/2 or HTTP/1.1 according to its negotiated ALPN protocol.
+    pub async fn accept<IO>(
+        self: &Arc<Self>,
+        io: IO,
+        connect_host: TlsHost,
+    ) -> Result<tokio_rustls::server::TlsStream<IO>, TlsError>
+    where
+        IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    {
+        let host = connect_host.to_string();
+        let config = self.server_config(Some(connect_host))?;
+        tokio_rustls::TlsAcceptor::from(config)
+            .accept(io)
+            .await
+            .map_err(|source| TlsError::Handshake { host, source })
     }
 
     fn lookup(&self, host: &TlsHost, now: SystemTime) -> Option<Arc<CertifiedKey>> {

@@ -261,3 +261,15 @@ fn server_config_offers_h2_and_http11() {
         "{debug}"
     );
 }
+
+#[test]
+fn connect_authority_splits_host_and_port() {
+    let parse = |s: &str| TlsHost::from_connect_authority(&s.parse().unwrap());
+    assert_eq!(
+        parse("S3.amazonaws.com:443").unwrap(),
+        (host("s3.amazonaws.com"), 443)
+    );
+    assert_eq!(parse("[::1]:8443").unwrap(), (host("::1"), 8443));
+    let err = parse("s3.amazonaws.com").unwrap_err().to_string();
+    assert!(err.contains("needs a port"), "{err}");
+}
