@@ -23,12 +23,12 @@ pub struct Cli {
 pub enum Command {
     /// Run the signing proxy.
     Serve(serve::ServeArgs),
+    /// Manage the local CA used to intercept `HTTPS_PROXY` tunnels (`ca init`).
+    Ca(ca::CaArgs),
     /// Sign a request and print the signature and every intermediate step.
     Sign(sign::SignArgs),
     /// Print a presigned URL.
     Presign(sign::PresignArgs),
-    /// Manage the local CA used to intercept `HTTPS_PROXY` tunnels (`ca init`).
-    Ca(ca::CaArgs),
 }
 
 /// Parses the command line and runs the chosen subcommand.
@@ -37,8 +37,8 @@ pub fn run() -> ExitCode {
     match cli.command {
         None => serve::run(serve::ServeArgs::default()),
         Some(Command::Serve(args)) => serve::run(args),
+        Some(Command::Ca(args)) => ca::run(args),
         Some(Command::Sign(args)) => sign::run_sign(args),
         Some(Command::Presign(args)) => sign::run_presign(args),
-        Some(Command::Ca(args)) => ca::run(args),
     }
 }
