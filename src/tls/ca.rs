@@ -124,6 +124,7 @@ impl CertificateAuthority {
     pub fn load(paths: &CaPaths) -> Result<Self, TlsError> {
         let cert_der = read_single_cert(&paths.cert, "CA certificate")?;
         let key_der = read_private_key(&paths.key, "CA private key")?;
+        warn_if_shared(&paths.key);
         let key = KeyPair::try_from(&key_der).map_err(|e| TlsError::BadPem {
             path: paths.key.clone(),
             expected: "PRIVATE KEY",
@@ -393,6 +394,33 @@ fn write_atomically(
         }
         Err(e) => Err(err(e.error)),
     }
+}
+
+/// Logs a warning when the key file is readable or writable by group or others.
+/// Not an error: mounted secrets are often 0644 in containers with a single user.
+fn warn_if_shared(key: &Path) {
+    if let Some(mode) = mode_of(key) {
+        if mode & 0o077 != 0 {
+            tracing::warn!(
+                path = %key.display(),
+                mode = format_args!("{mode:o}"),
+                "CA private key is accessible to other users; chmod 600 it"
+            );
+        }
+    }
+}
+
+#[cfg(unix)]
+fn mode_of(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt as _;
+    fs::metadata(path)
+        .ok()
+        .map(|m| m.permissions().mode() & 0o777)
+}
+
+#[cfg(not(unix))]
+fn mode_of(_path: &Path) -> Option<u32> {
+    None
 }
 
 #[cfg(unix)]

@@ -199,3 +199,62 @@ fn debug_never_shows_the_key() {
     let key_body: String = key_pem.lines().nth(1).unwrap().chars().take(20).collect();
     assert!(!debug.contains(&key_body), "{debug}");
 }
+
+/// Runs `f` with a subscriber capturing every log line; returns the text.
+fn capture_logs(f: impl FnOnce()) -> String {
+    use std::sync::{Arc, Mutex};
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Buf {
+        fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(data);
+            Ok(data.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buf = Buf::default();
+    let writer = buf.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    tracing::subscriber::with_default(subscriber, f);
+    let bytes = buf.0.lock().unwrap().clone();
+    String::from_utf8(bytes).unwrap()
+}
+
+#[test]
+fn loading_a_shared_key_warns_without_logging_the_key() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let paths = CaPaths::in_dir(dir.path());
+    CertificateAuthority::generate()
+        .unwrap()
+        .write(&paths, Overwrite::Refuse)
+        .unwrap();
+
+    let quiet = capture_logs(|| {
+        CertificateAuthority::load(&paths).unwrap();
+    });
+    assert_eq!(quiet, "");
+
+    fs::set_permissions(&paths.key, fs::Permissions::from_mode(0o644)).unwrap();
+    let logs = capture_logs(|| {
+        CertificateAuthority::load(&paths).unwrap();
+    });
+    assert!(
+        logs.contains("WARN") && logs.contains("chmod 600"),
+        "{logs}"
+    );
+    assert!(
+        logs.contains(&paths.key.display().to_string()) && logs.contains("644"),
+        "{logs}"
+    );
+    let key_pem = fs::read_to_string(&paths.key).unwrap();
+    for line in key_pem.lines().filter(|l| !l.starts_with("-----")) {
+        assert!(!logs.contains(line), "key material in logs: {logs}");
+    }
+}
