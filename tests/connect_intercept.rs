@@ -1,8 +1,9 @@
 //! Issue 6: the pieces composed the way the server will use them. A minimal gateway
 //! (hyper HTTP/1.1 with upgrades) checks `AccessPolicy`, an allow-list of `CONNECT`
 //! hosts, answers 200, and terminates the tunnel's TLS with `LeafIssuer::accept`; inside,
-//! an echo service stands in for "sign and forward". curl (via `HTTPS_PROXY`) and a raw
-//! Rust client exercise it: HTTP/2 and HTTP/1.1 inside the tunnel, 407 for a wrong or
+//! an echo service (and a canned STS reply to POSTs) stands in for "sign and forward".
+//! curl, awscli and boto3 (via `HTTPS_PROXY` / `proxies`) and a raw Rust client exercise
+//! it: HTTP/2 and HTTP/1.1 inside the tunnel, 407 for a wrong or
 //! missing token, 403 for a disallowed host, and a handshake failure with nothing served
 //! for a client that does not trust the CA.
 //!
@@ -34,6 +35,15 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 
 const TOKEN: &str = "gw-token-5e1f";
+
+const GET_CALLER_IDENTITY: &str = r#"<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+  <GetCallerIdentityResult>
+    <Arn>arn:aws:iam::123456789012:user/gateway-test</Arn>
+    <UserId>AIDAGATEWAYTEST</UserId>
+    <Account>123456789012</Account>
+  </GetCallerIdentityResult>
+  <ResponseMetadata><RequestId>c0ffee</RequestId></ResponseMetadata>
+</GetCallerIdentityResponse>"#;
 
 struct Gateway {
     issuer: Arc<LeafIssuer>,
@@ -106,6 +116,13 @@ impl Gateway {
                             Some(h.split(':').next().unwrap_or(h).to_owned())
                         })
                         .unwrap_or_default();
+                    if req.method() == Method::POST {
+                        // What STS answers; lets real AWS clients parse the reply.
+                        let mut resp = Response::new(Body::from(GET_CALLER_IDENTITY));
+                        resp.headers_mut()
+                            .insert("content-type", "text/xml".parse().unwrap());
+                        return Ok(resp);
+                    }
                     let body = format!(
                         "{:?} {} {host}{}",
                         req.version(),
@@ -127,10 +144,14 @@ async fn start(policy: AccessPolicy) -> (SocketAddr, Arc<Gateway>) {
     let gateway = Arc::new(Gateway {
         issuer: Arc::new(LeafIssuer::new(CertificateAuthority::generate().unwrap())),
         policy,
-        allowed_hosts: vec![
-            TlsHost::parse("s3.amazonaws.com").unwrap(),
-            TlsHost::parse("sts.amazonaws.com").unwrap(),
-        ],
+        allowed_hosts: [
+            "s3.amazonaws.com",
+            "sts.amazonaws.com",
+            "sts.us-east-1.amazonaws.com",
+        ]
+        .into_iter()
+        .map(|h| TlsHost::parse(h).unwrap())
+        .collect(),
         served: AtomicUsize::new(0),
         leaked_credentials: AtomicUsize::new(0),
     });
@@ -361,4 +382,57 @@ async fn raw_client_407_carries_the_challenges_and_403_for_networks() {
     )
     .await;
     assert!(head.starts_with("HTTP/1.1 403"), "{head}");
+}
+
+/// awscli and boto3 as they run in practice: python, urllib3, `HTTPS_PROXY` with the
+/// token in the URL (Basic), the CA via `AWS_CA_BUNDLE` or `verify=`, boto3 also via its
+/// `proxies` config.
+#[tokio::test]
+async fn aws_cli_and_boto3_through_the_tunnel() {
+    let (addr, gateway) = start(token_policy()).await;
+    let (dir, ca) = ca_file(&gateway);
+    let proxy = format!("http://gw:{TOKEN}@{addr}");
+    let base_env = |cmd: &mut std::process::Command| {
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", dir.path())
+            .env("AWS_ACCESS_KEY_ID", "AKIDUNUSED")
+            .env("AWS_SECRET_ACCESS_KEY", "unused")
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env("AWS_MAX_ATTEMPTS", "1")
+            .env("AWS_EC2_METADATA_DISABLED", "true");
+    };
+
+    let mut aws = std::process::Command::new("aws");
+    base_env(&mut aws);
+    aws.env("HTTPS_PROXY", &proxy)
+        .env("AWS_CA_BUNDLE", &ca)
+        .args(["sts", "get-caller-identity", "--output", "json"]);
+    let out = tokio::task::spawn_blocking(move || aws.output().unwrap())
+        .await
+        .unwrap();
+    assert!(out.status.success(), "aws: {}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["Account"], "123456789012", "{json}");
+
+    let script = r#"
+import sys, boto3
+from botocore.config import Config
+sts = boto3.client("sts", region_name="us-east-1", verify=sys.argv[1],
+                   config=Config(proxies={"https": sys.argv[2]}, retries={"max_attempts": 1}))
+print(sts.get_caller_identity()["Arn"])
+"#;
+    let mut py = std::process::Command::new("python3");
+    base_env(&mut py);
+    py.arg("-c").arg(script).arg(&ca).arg(&proxy);
+    let out = tokio::task::spawn_blocking(move || py.output().unwrap())
+        .await
+        .unwrap();
+    assert!(out.status.success(), "boto3: {}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout).trim(),
+        "arn:aws:iam::123456789012:user/gateway-test"
+    );
+
+    assert_eq!(gateway.served.load(Ordering::SeqCst), 2);
 }
