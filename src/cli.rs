@@ -1,6 +1,7 @@
 //! The command-line interface: argument definitions and dispatch. Each subcommand lives
 //! in its own module under `cli/`; `main.rs` only calls [`run`].
 
+mod ca;
 mod credentials;
 mod serve;
 mod sign;
@@ -23,6 +24,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the signing proxy.
     Serve(serve::ServeArgs),
+    /// Manage the local CA used to intercept `HTTPS_PROXY` tunnels (`ca init`).
+    Ca(ca::CaArgs),
     /// Sign a request and print the signature and every intermediate step.
     Sign(sign::SignArgs),
     /// Print a presigned URL.
@@ -40,6 +43,7 @@ pub fn run() -> ExitCode {
     match cli.command {
         None => serve::run(serve::ServeArgs::default()),
         Some(Command::Serve(args)) => serve::run(args),
+        Some(Command::Ca(args)) => ca::run(args),
         Some(Command::Sign(args)) => sign::run_sign(args),
         Some(Command::Presign(args)) => sign::run_presign(args),
         Some(Command::CodecommitPassword(args)) => sign::run_codecommit(args),
