@@ -178,12 +178,12 @@ impl Inner {
 
     fn is_valid(&self, c: &Credentials, now: SystemTime) -> bool {
         c.expiry()
-            .map_or(true, |e| e > now + self.settings.expiry_margin)
+            .is_none_or(|e| e > now + self.settings.expiry_margin)
     }
 
     /// Starts a background refresh unless one is running or we are backing off.
     fn maybe_start_load(this: &Arc<Self>, st: &mut State) {
-        if !st.loading && st.retry_at.map_or(true, |at| Instant::now() >= at) {
+        if !st.loading && st.retry_at.is_none_or(|at| Instant::now() >= at) {
             Self::start_load(this, st);
         }
     }
