@@ -36,12 +36,13 @@ pub(crate) const DEFAULT_EXCLUDED_HEADERS: &[&str] = &[
 /// plus empty-segment removal as AWS does). A trailing `/` (or a trailing `.`/`..`
 /// segment) keeps the result ending in `/`. The result always starts with `/`.
 pub(crate) fn normalize_path(path: &str) -> Cow<'_, str> {
-    let clean = path.starts_with('/')
-        && !path.contains("//")
-        && !path.contains("/./")
-        && !path.contains("/../")
-        && !path.ends_with("/.")
-        && !path.ends_with("/..");
+    // One pass over the bytes: a path with no `//` and no segment starting with `.`
+    // is already normal (the common case), so borrow it.
+    let b = path.as_bytes();
+    let clean = b.first() == Some(&b'/')
+        && !b
+            .windows(2)
+            .any(|w| w[0] == b'/' && (w[1] == b'/' || w[1] == b'.'));
     if clean {
         return Cow::Borrowed(path);
     }

@@ -8,14 +8,24 @@
 const HEX_LOWER: &[u8; 16] = b"0123456789abcdef";
 const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
 
+/// Every byte's two lower-case hex digits, so formatting is one lookup per byte.
+const HEX_PAIRS: [[u8; 2]; 256] = {
+    let mut table = [[0u8; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        table[i] = [HEX_LOWER[i >> 4], HEX_LOWER[i & 0xf]];
+        i += 1;
+    }
+    table
+};
+
 /// Appends the lower-case hex form of `bytes` to `out`.
 pub(crate) fn hex_into(out: &mut String, bytes: &[u8]) {
     // Digests are 32 bytes: format them on the stack and append once.
     let mut buf = [0u8; 64];
     for chunk in bytes.chunks(32) {
-        for (i, &b) in chunk.iter().enumerate() {
-            buf[2 * i] = HEX_LOWER[usize::from(b >> 4)];
-            buf[2 * i + 1] = HEX_LOWER[usize::from(b & 0xf)];
+        for (pair, &b) in buf.chunks_exact_mut(2).zip(chunk) {
+            pair.copy_from_slice(&HEX_PAIRS[usize::from(b)]);
         }
         // Only ASCII hex digits were written, so this never fails.
         out.push_str(std::str::from_utf8(&buf[..2 * chunk.len()]).unwrap_or_default());
