@@ -204,7 +204,20 @@ pub fn sign(
         &mut sts,
         digest::digest(&digest::SHA256, creq.as_bytes()).as_ref(),
     );
-    tracing::trace!(canonical_request = %creq, string_to_sign = %sts, "sigv4");
+    if tracing::enabled!(tracing::Level::TRACE) {
+        // The canonical request can carry the session token: never log it.
+        let redacted = match token {
+            Some(t) if !t.is_empty() => {
+                let shown = creq.replace(t, crate::secret::REDACTED);
+                match query_extra.as_ref().and_then(|q| q.token.as_deref()) {
+                    Some(enc) if !enc.is_empty() => shown.replace(enc, crate::secret::REDACTED),
+                    _ => shown,
+                }
+            }
+            _ => creq.clone(),
+        };
+        tracing::trace!(canonical_request = %redacted, string_to_sign = %sts, "sigv4");
+    }
 
     // The signature.
     let signature = if v4a {
