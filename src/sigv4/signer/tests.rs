@@ -302,3 +302,31 @@ fn trace_log_shows_the_canonical_request_but_no_secret() {
     assert!(!logs.contains("SESSIONTOKEN"), "{logs}");
     assert!(!logs.contains("wJalrXUtnFEMI"), "{logs}");
 }
+
+#[test]
+fn default_and_caller_exclusions_are_not_signed() {
+    let c = creds(None);
+    let s = SigningSettings::default().with_excluded_headers(["X-Custom-Trace"]);
+    let p = SigningParams::new(&c, "us-east-1", "service", t(), &s);
+    let r = SignableRequest::new(
+        "GET",
+        "/",
+        vec![
+            ("host", "h"),
+            ("User-Agent", "curl/8"),
+            ("X-Amzn-Trace-Id", "Root=1"),
+            ("Connection", "keep-alive"),
+            ("Expect", "100-continue"),
+            ("x-custom-trace", "abc"),
+            ("Content-Type", "text/plain"),
+            ("Content-Length", "0"),
+            ("X-Forwarded-For", "10.0.0.1"),
+        ],
+        PayloadHash::Unsigned,
+    );
+    let out = sign(&r, &p).unwrap();
+    assert_eq!(
+        out.signed_headers,
+        "content-length;content-type;host;x-amz-date"
+    );
+}
