@@ -13,6 +13,7 @@ mod chunked;
 mod codecommit;
 mod encode;
 mod error;
+mod hmac;
 mod infer;
 mod key;
 mod key_cache;

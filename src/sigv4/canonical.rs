@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-use super::encode::{percent_encode_into, reencode_into};
+use super::encode::{is_canonical_component, percent_encode_into, reencode_into};
 use super::settings::{PathNormalization, UriEncoding};
 
 /// Headers never signed: hop-by-hop headers, headers proxies and clients rewrite, and
@@ -36,12 +36,13 @@ pub(crate) const DEFAULT_EXCLUDED_HEADERS: &[&str] = &[
 /// plus empty-segment removal as AWS does). A trailing `/` (or a trailing `.`/`..`
 /// segment) keeps the result ending in `/`. The result always starts with `/`.
 pub(crate) fn normalize_path(path: &str) -> Cow<'_, str> {
-    let clean = path.starts_with('/')
-        && !path.contains("//")
-        && !path.contains("/./")
-        && !path.contains("/../")
-        && !path.ends_with("/.")
-        && !path.ends_with("/..");
+    // One pass over the bytes: a path with no `//` and no segment starting with `.`
+    // is already normal (the common case), so borrow it.
+    let b = path.as_bytes();
+    let clean = b.first() == Some(&b'/')
+        && !b
+            .windows(2)
+            .any(|w| w[0] == b'/' && (w[1] == b'/' || w[1] == b'.'));
     if clean {
         return Cow::Borrowed(path);
     }
@@ -87,7 +88,7 @@ pub(crate) fn canonical_uri_into(
         out.push('/');
     }
     match encoding {
-        UriEncoding::Double => percent_encode_into(out, path.as_bytes(), true),
+        UriEncoding::Double => percent_encode_into(out, &path, true),
         UriEncoding::Single => {
             for (i, seg) in path.split('/').enumerate() {
                 if i > 0 {
@@ -135,6 +136,9 @@ pub(crate) fn canonical_query_into(
     if query.is_empty() && extra.is_empty() {
         return;
     }
+    if query_fast_path(out, query, extra, drop_signer_params) {
+        return;
+    }
     // All encoded keys and values live in one scratch buffer; params are ranges in it.
     let mut scratch = String::with_capacity(query.len() * 3 / 2 + 16);
     let mut params: Vec<(usize, usize, usize)> = Vec::with_capacity(extra.len() + 8);
@@ -172,6 +176,53 @@ pub(crate) fn canonical_query_into(
     }
 }
 
+/// Most queries (those built by SDKs) are already canonically encoded and short:
+/// sort borrowed slices in a stack array without allocating. Returns false (having
+/// written nothing) when the general path is needed.
+fn query_fast_path(
+    out: &mut String,
+    query: &str,
+    extra: &[(&str, &str)],
+    drop_signer_params: bool,
+) -> bool {
+    const MAX: usize = 16;
+    let mut params = [("", ""); MAX];
+    let mut n = 0;
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        if drop_signer_params && is_signer_query_param(pair) {
+            continue;
+        }
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        if n == MAX || !is_canonical_component(k) || !is_canonical_component(v) {
+            return false;
+        }
+        params[n] = (k, v);
+        n += 1;
+    }
+    for &kv in extra {
+        if n == MAX {
+            return false;
+        }
+        params[n] = kv;
+        n += 1;
+    }
+    let params = &mut params[..n];
+    params.sort_unstable_by(|a, b| {
+        a.0.as_bytes()
+            .cmp(b.0.as_bytes())
+            .then_with(|| a.1.cmp(b.1))
+    });
+    for (i, (k, v)) in params.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        out.push_str(k);
+        out.push('=');
+        out.push_str(v);
+    }
+    true
+}
+
 /// Compares header names ignoring ASCII case, as if both were lower-cased.
 fn cmp_lower(a: &str, b: &str) -> std::cmp::Ordering {
     a.bytes()
@@ -187,6 +238,15 @@ pub(crate) fn sort_headers(entries: &mut [(&str, &str)]) {
 
 /// Appends `value` trimmed, with every run of whitespace collapsed to one space.
 fn push_folded_value(out: &mut String, value: &str) {
+    let b = value.as_bytes();
+    let plain = !b.first().is_some_and(u8::is_ascii_whitespace)
+        && !b.last().is_some_and(u8::is_ascii_whitespace)
+        && !b.windows(2).any(|w| w[0] == b' ' && w[1] == b' ')
+        && !b.iter().any(|&c| c.is_ascii_whitespace() && c != b' ');
+    if plain {
+        out.push_str(value);
+        return;
+    }
     let mut pending_space = false;
     for word in value.split(|c: char| c.is_ascii_whitespace()) {
         if word.is_empty() {
@@ -202,6 +262,10 @@ fn push_folded_value(out: &mut String, value: &str) {
 
 /// Appends `name` lower-cased.
 fn push_lower(out: &mut String, name: &str) {
+    if !name.bytes().any(|b| b.is_ascii_uppercase()) {
+        out.push_str(name);
+        return;
+    }
     for c in name.chars() {
         out.push(c.to_ascii_lowercase());
     }

@@ -9,10 +9,11 @@
 
 use std::fmt;
 
-use aws_lc_rs::{digest, hmac};
+use aws_lc_rs::digest;
 
 use super::canonical::{canonical_headers_into, sort_headers};
 use super::encode::{hex, hex_into};
+use super::hmac::HmacSha256Key;
 use super::key_cache::with_v4_key;
 use super::payload::EMPTY_PAYLOAD_SHA256;
 use super::settings::SigningAlgorithm;
@@ -23,7 +24,7 @@ use super::{SignError, SigningOutput, SigningParams};
 /// previous + "\n" + sha256("") + "\n" + sha256(chunk))`. The last data chunk is
 /// followed by an empty chunk; with trailers, [`ChunkSigner::sign_trailer`] comes last.
 pub struct ChunkSigner {
-    key: hmac::Key,
+    key: HmacSha256Key,
     timestamp: String,
     scope: String,
     previous: String,
@@ -53,7 +54,7 @@ impl ChunkSigner {
             date,
             params.region,
             params.service,
-            |_, raw| hmac::Key::new(hmac::HMAC_SHA256, raw),
+            |key, _| key.clone(),
         );
         Ok(Self {
             key,
@@ -115,7 +116,7 @@ impl ChunkSigner {
     }
 
     fn finish(&mut self, sts: &str) -> String {
-        let sig = hex(hmac::sign(&self.key, sts.as_bytes()).as_ref());
+        let sig = hex(&self.key.sign(sts.as_bytes()));
         self.previous.clone_from(&sig);
         sig
     }

@@ -9,7 +9,7 @@
 use std::fmt;
 use std::time::SystemTime;
 
-use aws_lc_rs::{digest, hmac};
+use aws_lc_rs::digest;
 
 use super::canonical::canonical_uri_into;
 use super::encode::{hex, hex_into};
@@ -93,7 +93,7 @@ pub fn codecommit_git_credentials(
         date.date(),
         region,
         "codecommit",
-        |key, _| hex(hmac::sign(key, sts.as_bytes()).as_ref()),
+        |key, _| hex(&key.sign(sts.as_bytes())),
     );
     let mut username = credentials.access_key_id().to_owned();
     if let Some(token) = credentials.session_token() {

@@ -8,12 +8,27 @@
 const HEX_LOWER: &[u8; 16] = b"0123456789abcdef";
 const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
 
+/// Every byte's two lower-case hex digits, so formatting is one lookup per byte.
+const HEX_PAIRS: [[u8; 2]; 256] = {
+    let mut table = [[0u8; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        table[i] = [HEX_LOWER[i >> 4], HEX_LOWER[i & 0xf]];
+        i += 1;
+    }
+    table
+};
+
 /// Appends the lower-case hex form of `bytes` to `out`.
 pub(crate) fn hex_into(out: &mut String, bytes: &[u8]) {
-    out.reserve(bytes.len() * 2);
-    for &b in bytes {
-        out.push(char::from(HEX_LOWER[usize::from(b >> 4)]));
-        out.push(char::from(HEX_LOWER[usize::from(b & 0xf)]));
+    // Digests are 32 bytes: format them on the stack and append once.
+    let mut buf = [0u8; 64];
+    for chunk in bytes.chunks(32) {
+        for (pair, &b) in buf.chunks_exact_mut(2).zip(chunk) {
+            pair.copy_from_slice(&HEX_PAIRS[usize::from(b)]);
+        }
+        // Only ASCII hex digits were written, so this never fails.
+        out.push_str(std::str::from_utf8(&buf[..2 * chunk.len()]).unwrap_or_default());
     }
 }
 
@@ -39,35 +54,68 @@ pub(crate) fn is_unreserved(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
 }
 
-/// Appends `bytes` percent-encoded to `out`: unreserved characters (and `/` when
-/// `keep_slash`) stay, every other byte becomes `%XX` with upper-case hex.
-pub(crate) fn percent_encode_into(out: &mut String, bytes: &[u8], keep_slash: bool) {
-    // Fast path: nothing to encode (the common case for AWS paths and query keys).
-    if bytes
-        .iter()
-        .all(|&b| is_unreserved(b) || (keep_slash && b == b'/'))
-    {
-        // Every byte is ASCII, so this is valid UTF-8.
-        for &b in bytes {
-            out.push(char::from(b));
+/// Appends `s` percent-encoded to `out`: unreserved characters (and `/` when
+/// `keep_slash`) stay, every other byte becomes `%XX` with upper-case hex. Runs of
+/// kept characters are copied in one go.
+pub(crate) fn percent_encode_into(out: &mut String, s: &str, keep_slash: bool) {
+    let b = s.as_bytes();
+    let mut run_start = 0;
+    for (i, &c) in b.iter().enumerate() {
+        if is_unreserved(c) || (keep_slash && c == b'/') {
+            continue;
         }
-        return;
+        // `i` is at a byte that is not ASCII-unreserved, so `run_start..i` holds only
+        // ASCII and both ends are character boundaries.
+        out.push_str(s.get(run_start..i).unwrap_or_default());
+        push_escape(out, c);
+        run_start = i + 1;
     }
-    for &b in bytes {
-        if is_unreserved(b) || (keep_slash && b == b'/') {
-            out.push(char::from(b));
-        } else {
-            out.push('%');
-            out.push(char::from(HEX_UPPER[usize::from(b >> 4)]));
-            out.push(char::from(HEX_UPPER[usize::from(b & 0xf)]));
+    if run_start == 0 {
+        out.push_str(s);
+    } else {
+        out.push_str(s.get(run_start..).unwrap_or_default());
+    }
+}
+
+fn push_escape(out: &mut String, c: u8) {
+    out.push('%');
+    out.push(char::from(HEX_UPPER[usize::from(c >> 4)]));
+    out.push(char::from(HEX_UPPER[usize::from(c & 0xf)]));
+}
+
+/// True when `s` is already in canonical encoded form: only unreserved characters and
+/// `%XX` escapes (upper-case hex) of bytes that are not unreserved. Such a component
+/// is its own decode-then-encode result.
+pub(crate) fn is_canonical_component(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if is_unreserved(c) {
+            i += 1;
+            continue;
         }
+        if c != b'%' || i + 2 >= b.len() {
+            return false;
+        }
+        let upper = |d: u8| d.is_ascii_digit() || (b'A'..=b'F').contains(&d);
+        let (h, l) = (b[i + 1], b[i + 2]);
+        if !upper(h) || !upper(l) {
+            return false;
+        }
+        let decoded = (hex_val(h).unwrap_or(0) << 4) | hex_val(l).unwrap_or(0);
+        if is_unreserved(decoded) {
+            return false;
+        }
+        i += 3;
     }
+    true
 }
 
 /// `s` percent-encoded (unreserved kept, `/` encoded).
 pub(crate) fn percent_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
-    percent_encode_into(&mut out, s.as_bytes(), false);
+    percent_encode_into(&mut out, s, false);
     out
 }
 
@@ -77,7 +125,7 @@ pub(crate) fn percent_encode(s: &str) -> String {
 pub(crate) fn reencode_into(out: &mut String, s: &str, keep_slash: bool) {
     let b = s.as_bytes();
     if !b.contains(&b'%') {
-        percent_encode_into(out, b, keep_slash);
+        percent_encode_into(out, s, keep_slash);
         return;
     }
     let mut i = 0;
@@ -92,9 +140,7 @@ pub(crate) fn reencode_into(out: &mut String, s: &str, keep_slash: bool) {
         if is_unreserved(byte) || (keep_slash && byte == b'/') {
             out.push(char::from(byte));
         } else {
-            out.push('%');
-            out.push(char::from(HEX_UPPER[usize::from(byte >> 4)]));
-            out.push(char::from(HEX_UPPER[usize::from(byte & 0xf)]));
+            push_escape(out, byte);
         }
         i += 1;
     }
@@ -113,9 +159,19 @@ mod tests {
     #[test]
     fn encodes_reserved_and_keeps_unreserved() {
         let mut s = String::new();
-        percent_encode_into(&mut s, "a-._~/ b+ሴ".as_bytes(), true);
+        percent_encode_into(&mut s, "a-._~/ b+ሴ", true);
         assert_eq!(s, "a-._~/%20b%2B%E1%88%B4");
         assert_eq!(percent_encode("a/b"), "a%2Fb");
+    }
+
+    #[test]
+    fn canonical_components() {
+        for ok in ["", "abc-._~", "%2F", "a%20b", "%E1%88%B4"] {
+            assert!(is_canonical_component(ok), "{ok}");
+        }
+        for bad in ["%2f", "%41", "a b", "+", "%", "%2", "ሴ", "/"] {
+            assert!(!is_canonical_component(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 use aws_lc_rs::{agreement, hmac, signature};
 
+use super::hmac::HmacSha256Key;
 use super::SignError;
 use crate::credentials::Credentials;
 
@@ -18,16 +19,11 @@ pub(crate) fn derive_signing_key(
     let mut k_secret = Vec::with_capacity(4 + secret.len());
     k_secret.extend_from_slice(b"AWS4");
     k_secret.extend_from_slice(secret.as_bytes());
-    let step = |key: &[u8], data: &str| {
-        hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), data.as_bytes())
-    };
+    let step = |key: &[u8], data: &str| HmacSha256Key::new(key).sign(data.as_bytes());
     let k_date = step(&k_secret, date);
-    let k_region = step(k_date.as_ref(), region);
-    let k_service = step(k_region.as_ref(), service);
-    let k_signing = step(k_service.as_ref(), "aws4_request");
-    let mut out = [0u8; 32];
-    out.copy_from_slice(k_signing.as_ref());
-    out
+    let k_region = step(&k_date, region);
+    let k_service = step(&k_region, service);
+    step(&k_service, "aws4_request")
 }
 
 /// The P-256 group order n, big-endian.

@@ -7,8 +7,9 @@
 use std::fmt;
 use std::sync::{Arc, PoisonError, RwLock};
 
-use aws_lc_rs::{hmac, signature::EcdsaKeyPair};
+use aws_lc_rs::signature::EcdsaKeyPair;
 
+use super::hmac::HmacSha256Key;
 use super::key::{derive_signing_key, derive_v4a_key_pair};
 use super::SignError;
 use crate::credentials::Credentials;
@@ -26,7 +27,7 @@ struct V4Entry {
     date: [u8; 8],
     region: String,
     service: String,
-    key: hmac::Key,
+    key: HmacSha256Key,
     raw: [u8; 32],
 }
 
@@ -97,7 +98,7 @@ impl SigningKeyCache {
         date: &str,
         region: &str,
         service: &str,
-        f: impl FnOnce(&hmac::Key, &[u8; 32]) -> R,
+        f: impl FnOnce(&HmacSha256Key, &[u8; 32]) -> R,
     ) -> R {
         {
             let entries = self.v4.read().unwrap_or_else(PoisonError::into_inner);
@@ -110,7 +111,7 @@ impl SigningKeyCache {
             }
         }
         let raw = derive_signing_key(creds.secret_access_key(), date, region, service);
-        let key = hmac::Key::new(hmac::HMAC_SHA256, &raw);
+        let key = HmacSha256Key::new(&raw);
         let result = f(&key, &raw);
         let mut date_bytes = [0u8; 8];
         if date.len() == 8 {
@@ -178,13 +179,13 @@ pub(crate) fn with_v4_key<R>(
     date: &str,
     region: &str,
     service: &str,
-    f: impl FnOnce(&hmac::Key, &[u8; 32]) -> R,
+    f: impl FnOnce(&HmacSha256Key, &[u8; 32]) -> R,
 ) -> R {
     match cache {
         Some(c) => c.with_v4_key(creds, date, region, service, f),
         None => {
             let raw = derive_signing_key(creds.secret_access_key(), date, region, service);
-            f(&hmac::Key::new(hmac::HMAC_SHA256, &raw), &raw)
+            f(&HmacSha256Key::new(&raw), &raw)
         }
     }
 }

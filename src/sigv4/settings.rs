@@ -119,6 +119,80 @@ impl SigningSettings {
             _ => Self::default(),
         }
     }
+
+    /// Sets where the signature goes (header, or a presigned URL valid for `expires`).
+    pub fn with_location(mut self, location: SignatureLocation) -> Self {
+        self.location = location;
+        self
+    }
+
+    /// Sets SigV4 or SigV4a.
+    pub fn with_algorithm(mut self, algorithm: SigningAlgorithm) -> Self {
+        self.algorithm = algorithm;
+        self
+    }
+
+    /// Sets whether `x-amz-content-sha256` is added and signed.
+    pub fn with_content_sha256(mut self, mode: ContentSha256Header) -> Self {
+        self.content_sha256 = mode;
+        self
+    }
+
+    /// Sets what happens to a session token.
+    pub fn with_session_token(mut self, mode: SessionTokenMode) -> Self {
+        self.session_token = mode;
+        self
+    }
+
+    /// Sets the path normalisation mode.
+    pub fn with_path_normalization(mut self, mode: PathNormalization) -> Self {
+        self.path_normalization = mode;
+        self
+    }
+
+    /// Sets the path encoding mode.
+    pub fn with_uri_encoding(mut self, mode: UriEncoding) -> Self {
+        self.uri_encoding = mode;
+        self
+    }
+
+    /// Adds header names (any case) that are never signed.
+    pub fn with_excluded_headers<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.excluded_headers
+            .extend(names.into_iter().map(|n| n.into().to_ascii_lowercase()));
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn s3_defaults_and_builders() {
+        let s3 = SigningSettings::for_service("s3");
+        assert_eq!(s3.uri_encoding, UriEncoding::Single);
+        assert_eq!(s3.path_normalization, PathNormalization::Disabled);
+        assert_eq!(s3.content_sha256, ContentSha256Header::Include);
+        let other = SigningSettings::for_service("sqs");
+        assert_eq!(other, SigningSettings::default());
+        assert_eq!(other.uri_encoding, UriEncoding::Double);
+        let s = SigningSettings::default()
+            .with_location(SignatureLocation::QueryParams {
+                expires: Duration::from_secs(60),
+            })
+            .with_algorithm(SigningAlgorithm::V4a)
+            .with_session_token(SessionTokenMode::AppendAfterSigning)
+            .with_excluded_headers(["X-Custom"]);
+        assert_eq!(s.algorithm, SigningAlgorithm::V4a);
+        assert_eq!(s.session_token, SessionTokenMode::AppendAfterSigning);
+        assert_eq!(s.excluded_headers, vec!["x-custom".to_string()]);
+        assert!(matches!(s.location, SignatureLocation::QueryParams { .. }));
+    }
 }
 
 /// Everything a single signing call needs besides the request itself.

@@ -7,7 +7,7 @@
 
 use std::borrow::Cow;
 
-use aws_lc_rs::{digest, hmac, rand::SystemRandom};
+use aws_lc_rs::{digest, rand::SystemRandom};
 
 use super::canonical::{
     canonical_headers_into, canonical_query_into, canonical_uri_into, signed_headers_into,
@@ -15,7 +15,7 @@ use super::canonical::{
 };
 use super::encode::{hex, hex_into, percent_encode};
 use super::key_cache::{v4a_key, with_v4_key};
-use super::payload::{PayloadHash, UNSIGNED_PAYLOAD};
+use super::payload::{PayloadHash, EMPTY_PAYLOAD_SHA256, UNSIGNED_PAYLOAD};
 use super::settings::{
     ContentSha256Header, SessionTokenMode, SignatureLocation, SigningAlgorithm, SigningSettings,
 };
@@ -93,14 +93,29 @@ pub fn sign(
         header_mode && (settings.content_sha256 == ContentSha256Header::Include || streaming);
 
     // Headers to sign: the caller's (minus excluded and signer-owned) plus ours.
-    let mut entries: Vec<(&str, &str)> = Vec::with_capacity(request.headers.len() + 4);
-    entries.extend(
-        request
-            .headers
-            .iter()
-            .copied()
-            .filter(|(name, _)| !is_excluded(name, settings, add_content_sha, v4a)),
-    );
+    // Up to INLINE_HEADERS entries live on the stack; larger requests use the heap.
+    let mut inline = [("", ""); INLINE_HEADERS];
+    let mut heap: Vec<(&str, &str)> = Vec::new();
+    let mut len = 0;
+    let kept = request
+        .headers
+        .iter()
+        .copied()
+        .filter(|(name, _)| !is_excluded(name, settings, add_content_sha, v4a));
+    if request.headers.len() + 4 <= INLINE_HEADERS {
+        for h in kept {
+            inline[len] = h;
+            len += 1;
+        }
+    } else {
+        heap.reserve(request.headers.len() + 4);
+        heap.extend(kept);
+    }
+    let mut entries = Entries {
+        inline: &mut inline,
+        len,
+        heap: &mut heap,
+    };
     if !entries.iter().any(|(n, _)| n.eq_ignore_ascii_case("host")) {
         return Err(SignError::MissingHost);
     }
@@ -116,9 +131,10 @@ pub fn sign(
             entries.push(("x-amz-security-token", t));
         }
     }
-    sort_headers(&mut entries);
+    let entries = entries.finish();
+    sort_headers(entries);
     let mut signed_headers = String::with_capacity(entries.len() * 16);
-    signed_headers_into(&mut signed_headers, &entries);
+    signed_headers_into(&mut signed_headers, entries);
 
     // Query mode: the X-Amz-* parameters that are part of the canonical query.
     let query_extra = expires.map(|secs| QueryExtra {
@@ -170,7 +186,7 @@ pub fn sign(
     creq.push('\n');
     canonical_query_into(&mut creq, request.query, &extra, !header_mode);
     creq.push('\n');
-    canonical_headers_into(&mut creq, &entries);
+    canonical_headers_into(&mut creq, entries);
     creq.push('\n');
     creq.push_str(&signed_headers);
     creq.push('\n');
@@ -189,16 +205,18 @@ pub fn sign(
         digest::digest(&digest::SHA256, creq.as_bytes()).as_ref(),
     );
     if tracing::enabled!(tracing::Level::TRACE) {
-        // Never log the session token: a signed one is part of the canonical request
-        // (raw in header mode, percent-encoded in query mode).
-        let shown = match creds.session_token() {
-            Some(t) if !t.is_empty() => Cow::Owned(
-                creq.replace(t, crate::secret::REDACTED)
-                    .replace(&percent_encode(t), crate::secret::REDACTED),
-            ),
-            _ => Cow::Borrowed(creq.as_str()),
+        // The canonical request can carry the session token: never log it.
+        let redacted = match token {
+            Some(t) if !t.is_empty() => {
+                let shown = creq.replace(t, crate::secret::REDACTED);
+                match query_extra.as_ref().and_then(|q| q.token.as_deref()) {
+                    Some(enc) if !enc.is_empty() => shown.replace(enc, crate::secret::REDACTED),
+                    _ => shown,
+                }
+            }
+            _ => creq.clone(),
         };
-        tracing::trace!(canonical_request = %shown, string_to_sign = %sts, "sigv4");
+        tracing::trace!(canonical_request = %redacted, string_to_sign = %sts, "sigv4");
     }
 
     // The signature.
@@ -215,7 +233,7 @@ pub fn sign(
             date.date(),
             params.region,
             params.service,
-            |key, _| hex(hmac::sign(key, sts.as_bytes()).as_ref()),
+            |key, _| hex(&key.sign(sts.as_bytes())),
         )
     };
 
@@ -280,6 +298,49 @@ pub fn sign(
     })
 }
 
+/// Header entries on the stack when there are few (the common case).
+const INLINE_HEADERS: usize = 20;
+
+/// The headers to sign: a prefix of a stack array, or a heap vector.
+struct Entries<'s, 'a> {
+    inline: &'s mut [(&'a str, &'a str); INLINE_HEADERS],
+    len: usize,
+    heap: &'s mut Vec<(&'a str, &'a str)>,
+}
+
+impl<'s, 'a> Entries<'s, 'a> {
+    /// Appends one entry. The inline array was chosen only when the caller's headers
+    /// plus the at most four the signer adds fit, so it cannot overflow.
+    fn push(&mut self, entry: (&'a str, &'a str)) {
+        if self.heap.capacity() > 0 {
+            self.heap.push(entry);
+        } else if self.len < INLINE_HEADERS {
+            self.inline[self.len] = entry;
+            self.len += 1;
+        } else {
+            // Unreachable by the sizing above; fall back to the heap rather than panic.
+            self.heap.extend_from_slice(&self.inline[..]);
+            self.heap.push(entry);
+        }
+    }
+
+    fn iter(&self) -> std::slice::Iter<'_, (&'a str, &'a str)> {
+        if self.heap.capacity() > 0 {
+            self.heap.iter()
+        } else {
+            self.inline[..self.len].iter()
+        }
+    }
+
+    fn finish(self) -> &'s mut [(&'a str, &'a str)] {
+        if self.heap.capacity() > 0 {
+            self.heap.as_mut_slice()
+        } else {
+            &mut self.inline[..self.len]
+        }
+    }
+}
+
 /// The encoded query-mode parameter values that need their own storage.
 struct QueryExtra {
     credential: String,
@@ -292,6 +353,7 @@ struct QueryExtra {
 /// The payload hash string for `payload`.
 fn payload_hash(payload: PayloadHash<'_>, v4a: bool) -> Result<Cow<'static, str>, SignError> {
     Ok(match payload {
+        PayloadHash::Bytes([]) => Cow::Borrowed(EMPTY_PAYLOAD_SHA256),
         PayloadHash::Bytes(b) => Cow::Owned(hex(digest::digest(&digest::SHA256, b).as_ref())),
         PayloadHash::Precomputed(h) => {
             let ok = h.len() == 64 && h.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'));

@@ -248,3 +248,85 @@ fn bad_scope_is_rejected() {
         );
     }
 }
+
+#[test]
+fn trace_log_shows_the_canonical_request_but_no_secret() {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+    impl Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buf = Buf::default();
+    let writer = buf.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let token = "SESSIONTOKEN/with+special=chars";
+    let c = creds(Some(token));
+    tracing::subscriber::with_default(subscriber, || {
+        for location in [
+            SignatureLocation::Headers,
+            SignatureLocation::QueryParams {
+                expires: Duration::from_secs(60),
+            },
+        ] {
+            let s = SigningSettings {
+                location,
+                ..SigningSettings::default()
+            };
+            let p = SigningParams::new(&c, "us-east-1", "service", t(), &s);
+            let r = SignableRequest::new("GET", "/", vec![("host", "h")], PayloadHash::Unsigned);
+            sign(&r, &p).unwrap();
+        }
+    });
+    let logs = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("canonical_request"), "{logs}");
+    assert!(
+        logs.contains("x-amz-security-token:** redacted **"),
+        "{logs}"
+    );
+    assert!(
+        logs.contains("X-Amz-Security-Token=** redacted **"),
+        "{logs}"
+    );
+    assert!(!logs.contains("SESSIONTOKEN"), "{logs}");
+    assert!(!logs.contains("wJalrXUtnFEMI"), "{logs}");
+}
+
+#[test]
+fn default_and_caller_exclusions_are_not_signed() {
+    let c = creds(None);
+    let s = SigningSettings::default().with_excluded_headers(["X-Custom-Trace"]);
+    let p = SigningParams::new(&c, "us-east-1", "service", t(), &s);
+    let r = SignableRequest::new(
+        "GET",
+        "/",
+        vec![
+            ("host", "h"),
+            ("User-Agent", "curl/8"),
+            ("X-Amzn-Trace-Id", "Root=1"),
+            ("Connection", "keep-alive"),
+            ("Expect", "100-continue"),
+            ("x-custom-trace", "abc"),
+            ("Content-Type", "text/plain"),
+            ("Content-Length", "0"),
+            ("X-Forwarded-For", "10.0.0.1"),
+        ],
+        PayloadHash::Unsigned,
+    );
+    let out = sign(&r, &p).unwrap();
+    assert_eq!(
+        out.signed_headers,
+        "content-length;content-type;host;x-amz-date"
+    );
+}
