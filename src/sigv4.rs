@@ -24,7 +24,7 @@ pub use output::SigningOutput;
 pub use payload::{PayloadHash, PayloadHasher, EMPTY_PAYLOAD_SHA256, UNSIGNED_PAYLOAD};
 pub use request::SignableRequest;
 pub use settings::{
-    ContentSha256Header, PathNormalization, SessionTokenMode, SignatureLocation,
-    SigningAlgorithm, SigningParams, SigningSettings, UriEncoding,
+    ContentSha256Header, PathNormalization, SessionTokenMode, SignatureLocation, SigningAlgorithm,
+    SigningParams, SigningSettings, UriEncoding,
 };
 pub use signer::sign;

@@ -33,7 +33,9 @@ pub struct PayloadHasher {
 
 impl std::fmt::Debug for PayloadHasher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PayloadHasher").field("len", &self.len).finish()
+        f.debug_struct("PayloadHasher")
+            .field("len", &self.len)
+            .finish()
     }
 }
 
