@@ -16,6 +16,7 @@ mod validate;
 
 pub use error::ConfigError;
 pub use raw::{RawBody, RawConfig, RawListener, RawRoute, RawUpstream};
+pub(crate) use validate::{authority, CLIENT_AUTH_HEADERS};
 pub use validate::{
     BodyLimits, Config, ConnectTo, ForwardScheme, HostPattern, ListenerConfig, ListenerMode,
     PayloadMode, RouteConfig, RouteTarget, UpstreamSettings, UpstreamUrl, DEFAULT_ALLOWED_HOSTS,

@@ -459,17 +459,18 @@ impl Validator<'_> {
                     .map(|p| HostPattern::new(p))
                     .collect::<Result<_, _>>()
                     .map_err(|m| self.err(&k("allowed_hosts"), &m))?;
-                let scheme =
-                    match raw.forward_scheme.as_deref() {
-                        None | Some("https") => ForwardScheme::Https,
-                        Some("client") => ForwardScheme::Client,
-                        Some(o) => return Err(self.err(
+                let scheme = match raw.forward_scheme.as_deref() {
+                    None | Some("https") => ForwardScheme::Https,
+                    Some("client") => ForwardScheme::Client,
+                    Some(o) => {
+                        return Err(self.err(
                             &k("forward_scheme"),
                             &format!(
                                 "{o:?} is not a scheme policy (expected \"https\" or \"client\")"
                             ),
-                        )),
-                    };
+                        ))
+                    }
+                };
                 RouteTarget::Forward {
                     allowed_hosts,
                     scheme,
