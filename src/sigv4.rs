@@ -8,17 +8,22 @@
 //! What this module deliberately does not do: read credentials, look at the clock, open
 //! sockets or buffer bodies. Callers hash bodies with [`PayloadHasher`] as they stream.
 
+mod canonical;
+mod encode;
 mod error;
 mod infer;
+mod key;
 mod key_cache;
 mod output;
 mod payload;
 mod request;
 mod settings;
 mod signer;
+mod time;
 
 pub use error::SignError;
 pub use infer::{infer_endpoint, InferError, InferredEndpoint};
+pub use key::v4a_public_key;
 pub use key_cache::SigningKeyCache;
 pub use output::SigningOutput;
 pub use payload::{PayloadHash, PayloadHasher, EMPTY_PAYLOAD_SHA256, UNSIGNED_PAYLOAD};
@@ -28,3 +33,4 @@ pub use settings::{
     SigningParams, SigningSettings, UriEncoding,
 };
 pub use signer::sign;
+pub use time::parse_timestamp;

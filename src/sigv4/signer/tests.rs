@@ -1,0 +1,250 @@
+use std::time::{Duration, UNIX_EPOCH};
+
+use super::*;
+use crate::credentials::Credentials;
+use crate::secret::SecretString;
+use crate::sigv4::{SigningKeyCache, SigningSettings};
+
+fn creds(token: Option<&str>) -> Credentials {
+    Credentials::new(
+        "AKIDEXAMPLE",
+        "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+        token.map(SecretString::new),
+        None,
+        "test",
+    )
+}
+
+fn t() -> std::time::SystemTime {
+    UNIX_EPOCH + Duration::from_secs(1_440_938_160)
+}
+
+#[test]
+fn get_vanilla_header() {
+    let c = creds(None);
+    let s = SigningSettings::default();
+    let p = SigningParams::new(&c, "us-east-1", "service", t(), &s);
+    let r = SignableRequest::new(
+        "GET",
+        "/",
+        vec![("Host", "example.amazonaws.com")],
+        PayloadHash::Bytes(b""),
+    );
+    let out = sign(&r, &p).unwrap();
+    assert_eq!(
+        out.signature,
+        "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"
+    );
+    assert_eq!(out.signed_headers, "host;x-amz-date");
+    assert_eq!(
+        out.credential_scope,
+        "20150830/us-east-1/service/aws4_request"
+    );
+    assert_eq!(
+        out.credential,
+        "AKIDEXAMPLE/20150830/us-east-1/service/aws4_request"
+    );
+    assert_eq!(out.timestamp, "20150830T123600Z");
+    assert_eq!(
+        out.authorization,
+        "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"
+    );
+    assert!(out.query_params.is_empty());
+}
+
+#[test]
+fn cache_gives_same_signature() {
+    let c = creds(None);
+    let s = SigningSettings::default();
+    let cache = SigningKeyCache::new();
+    let r = SignableRequest::new(
+        "GET",
+        "/",
+        vec![("host", "example.amazonaws.com")],
+        PayloadHash::Bytes(b""),
+    );
+    let plain = sign(&r, &SigningParams::new(&c, "us-east-1", "service", t(), &s)).unwrap();
+    let p = SigningParams::new(&c, "us-east-1", "service", t(), &s).with_key_cache(&cache);
+    let a = sign(&r, &p).unwrap();
+    let b = sign(&r, &p).unwrap();
+    assert_eq!(plain, a);
+    assert_eq!(a, b);
+    assert_eq!(cache.len(), 1);
+}
+
+#[test]
+fn missing_host_is_an_error() {
+    let c = creds(None);
+    let s = SigningSettings::default();
+    let p = SigningParams::new(&c, "us-east-1", "service", t(), &s);
+    let r = SignableRequest::new("GET", "/", vec![("x-a", "b")], PayloadHash::Unsigned);
+    assert!(matches!(sign(&r, &p), Err(SignError::MissingHost)));
+}
+
+#[test]
+fn presign_expiry_bounds() {
+    let c = creds(None);
+    let r = SignableRequest::new("GET", "/", vec![("host", "h")], PayloadHash::Unsigned);
+    for (secs, ok) in [
+        (0, false),
+        (1, true),
+        (3600, true),
+        (604_800, true),
+        (604_801, false),
+    ] {
+        let s = SigningSettings {
+            location: SignatureLocation::QueryParams {
+                expires: Duration::from_secs(secs),
+            },
+            ..SigningSettings::default()
+        };
+        let p = SigningParams::new(&c, "us-east-1", "service", t(), &s);
+        match sign(&r, &p) {
+            Ok(out) => {
+                assert!(ok, "{secs} accepted");
+                let exp = out
+                    .query_params
+                    .iter()
+                    .find(|(k, _)| *k == "X-Amz-Expires")
+                    .unwrap();
+                assert_eq!(exp.1, secs.to_string());
+            }
+            Err(SignError::InvalidExpiry(got)) => {
+                assert!(!ok, "{secs} rejected");
+                assert_eq!(got, secs);
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+#[test]
+fn caller_signer_headers_are_replaced_not_duplicated() {
+    let c = creds(Some("tok"));
+    let s = SigningSettings::for_service("s3");
+    let p = SigningParams::new(&c, "us-east-1", "s3", t(), &s);
+    let r = SignableRequest::new(
+        "GET",
+        "/k",
+        vec![
+            ("host", "b.s3.amazonaws.com"),
+            ("X-Amz-Date", "19990101T000000Z"),
+            ("x-amz-security-token", "old"),
+            ("x-amz-content-sha256", "bogus"),
+            ("Authorization", "old"),
+            ("User-Agent", "curl"),
+        ],
+        PayloadHash::Unsigned,
+    );
+    let out = sign(&r, &p).unwrap();
+    assert_eq!(
+        out.signed_headers,
+        "host;x-amz-content-sha256;x-amz-date;x-amz-security-token"
+    );
+    assert!(out
+        .canonical_request
+        .contains("x-amz-date:20150830T123600Z\n"));
+    assert!(out
+        .canonical_request
+        .contains("x-amz-content-sha256:UNSIGNED-PAYLOAD\n"));
+    assert!(out.canonical_request.contains("x-amz-security-token:tok\n"));
+    assert!(!out.canonical_request.contains("old"));
+    assert!(!out.canonical_request.contains("bogus"));
+    let mut h = http::HeaderMap::new();
+    h.insert("authorization", "old".parse().unwrap());
+    h.insert("x-amz-content-sha256", "bogus".parse().unwrap());
+    out.apply_to_headers(&mut h).unwrap();
+    assert_eq!(h["x-amz-content-sha256"], "UNSIGNED-PAYLOAD");
+    assert_eq!(h["authorization"], out.authorization.as_str());
+    assert!(h["authorization"].is_sensitive());
+    assert!(h["x-amz-security-token"].is_sensitive());
+    assert_eq!(h.get_all("authorization").iter().count(), 1);
+}
+
+#[test]
+fn apply_removes_stale_token_when_credentials_have_none() {
+    let c = creds(None);
+    let s = SigningSettings::default();
+    let p = SigningParams::new(&c, "us-east-1", "service", t(), &s);
+    let r = SignableRequest::new("GET", "/", vec![("host", "h")], PayloadHash::Unsigned);
+    let out = sign(&r, &p).unwrap();
+    let mut h = http::HeaderMap::new();
+    h.insert("x-amz-security-token", "stale".parse().unwrap());
+    out.apply_to_headers(&mut h).unwrap();
+    assert!(h.get("x-amz-security-token").is_none());
+    assert_eq!(h["x-amz-date"], "20150830T123600Z");
+}
+
+#[test]
+fn presigned_path_and_query_replaces_old_signature() {
+    let c = creds(None);
+    let s = SigningSettings {
+        location: SignatureLocation::QueryParams {
+            expires: Duration::from_secs(60),
+        },
+        ..SigningSettings::default()
+    };
+    let p = SigningParams::new(&c, "us-east-1", "service", t(), &s);
+    let r = SignableRequest::new(
+        "GET",
+        "/a?b=1&X-Amz-Signature=dead",
+        vec![("host", "h")],
+        PayloadHash::Unsigned,
+    );
+    let out = sign(&r, &p).unwrap();
+    let pq = out.presigned_path_and_query("/a?b=1&X-Amz-Signature=dead");
+    assert!(pq.starts_with("/a?b=1&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDEXAMPLE%2F20150830%2Fus-east-1%2Fservice%2Faws4_request&X-Amz-Date=20150830T123600Z&X-Amz-SignedHeaders=host&X-Amz-Expires=60&X-Amz-Signature="), "{pq}");
+    assert!(!pq.contains("dead"));
+    assert!(pq.ends_with(&out.signature));
+    assert!(out.headers.is_empty());
+    assert!(out.authorization.is_empty());
+}
+
+#[test]
+fn precomputed_hash_is_validated() {
+    let c = creds(None);
+    let s = SigningSettings::default();
+    let p = SigningParams::new(&c, "us-east-1", "service", t(), &s);
+    let bad = SignableRequest::new(
+        "GET",
+        "/",
+        vec![("host", "h")],
+        PayloadHash::Precomputed("xyz"),
+    );
+    assert!(matches!(
+        sign(&bad, &p),
+        Err(SignError::InvalidPayloadHash(_))
+    ));
+    let good = SignableRequest::new(
+        "GET",
+        "/",
+        vec![("host", "h")],
+        PayloadHash::Precomputed(crate::sigv4::EMPTY_PAYLOAD_SHA256),
+    );
+    let a = sign(&good, &p).unwrap();
+    let b = sign(
+        &SignableRequest::new("GET", "/", vec![("host", "h")], PayloadHash::Bytes(b"")),
+        &p,
+    )
+    .unwrap();
+    assert_eq!(a, b);
+}
+
+#[test]
+fn bad_scope_is_rejected() {
+    let c = creds(None);
+    let s = SigningSettings::default();
+    let r = SignableRequest::new("GET", "/", vec![("host", "h")], PayloadHash::Unsigned);
+    for (region, service) in [
+        ("", "s3"),
+        ("us-east-1", ""),
+        ("us/east", "s3"),
+        ("us-east-1", "s 3"),
+    ] {
+        let p = SigningParams::new(&c, region, service, t(), &s);
+        assert!(
+            matches!(sign(&r, &p), Err(SignError::InvalidScope { .. })),
+            "{region:?} {service:?}"
+        );
+    }
+}
