@@ -1,0 +1,40 @@
+//! Shared end-to-end test harness: real verifying servers and real clients on loopback.
+//!
+//! Use it from a test file with `mod support;` and `use support::*;`. It provides:
+//! - [`Moto`] (`moto.rs`): moto's server, optionally with SigV4 enforcement (an allow-all
+//!   IAM user and its key) and/or TLS with a certificate from a [`TestCa`].
+//! - [`S3sFs`] (`s3s.rs`): s3s-fs, which also verifies payload hashes and presigned URLs.
+//! - [`TestCa`] (`ca.rs`): a throwaway CA issuing server certificates as PEM files.
+//! - [`aws`], [`curl`], [`python`] and the [`Cmd`] builder (`cmd.rs`): client programs
+//!   with an isolated environment (no inherited `AWS_*`, proxy or CA variables, empty
+//!   `HOME`, region `us-east-1`, no retries) and a time limit.
+//! - [`ChildGuard`], [`spawn_on_free_port`], [`free_port`], [`proxy_bin`] (`process.rs`):
+//!   spawn any process (e.g. the `sigv4-proxy` binary) and wait until it is ready.
+//!
+//! Everything started is killed on drop, also when the test panics (the server's log tail
+//! is printed then and its log directory kept); a watchdog ends servers whose test process
+//! was killed outright. The API is synchronous: call it from plain `#[test]` functions, or
+//! from `tokio::task::spawn_blocking` in async tests.
+//!
+//! Each test binary compiles this module separately and uses only part of it, hence the
+//! `dead_code`/`unused_imports` allowances below.
+
+// Reason: every tests/*.rs includes this module but uses a different subset of it.
+#![allow(dead_code, unused_imports)]
+
+mod ca;
+mod cmd;
+mod moto;
+mod process;
+mod s3s;
+
+pub(crate) use ca::TestCa;
+pub(crate) use cmd::{
+    aws, aws_cmd, curl, curl_cmd, python, python_cmd, Cmd, CmdOutput, CMD_TIMEOUT, REGION,
+};
+pub(crate) use moto::{Moto, MotoOptions, DEFAULT_TLS_HOSTNAMES, MOTO_ACCOUNT_ID};
+pub(crate) use process::{
+    find_socket_addr, free_port, proxy_bin, spawn_on_free_port, tail, ChildGuard, Ready,
+    READY_TIMEOUT,
+};
+pub(crate) use s3s::S3sFs;
