@@ -8,6 +8,8 @@
 //! - [`aws`], [`curl`], [`python`] and the [`Cmd`] builder (`cmd.rs`): client programs
 //!   with an isolated environment (no inherited `AWS_*`, proxy or CA variables, empty
 //!   `HOME`, region `us-east-1`, no retries) and a time limit.
+//! - [`SigningProxy`] (`proxy.rs`): the `sigv4-proxy` binary from a config text or flags,
+//!   with its listeners' ephemeral addresses; [`data_file`] makes test payloads.
 //! - [`ChildGuard`], [`spawn_on_free_port`], [`free_port`], [`proxy_bin`] (`process.rs`):
 //!   spawn any process (e.g. the `sigv4-proxy` binary) and wait until it is ready.
 //!
@@ -26,6 +28,7 @@ mod ca;
 mod cmd;
 mod moto;
 mod process;
+mod proxy;
 mod s3s;
 
 pub(crate) use ca::TestCa;
@@ -37,4 +40,5 @@ pub(crate) use process::{
     find_socket_addr, free_port, proxy_bin, spawn_on_free_port, tail, ChildGuard, Ready,
     READY_TIMEOUT,
 };
+pub(crate) use proxy::{data_file, SigningProxy};
 pub(crate) use s3s::S3sFs;
