@@ -105,6 +105,7 @@ async fn serve(config: Config) -> Result<(), proxy::ProxyError> {
                 );
             }
         }
+        let _ = writeln!(out, "sigv4-proxy ready");
         let _ = out.flush();
     }
     proxy::run(listeners, state, shutdown_signal()).await;
