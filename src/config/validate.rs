@@ -242,7 +242,9 @@ pub struct UpstreamSettings {
     pub pool_idle_timeout: Duration,
 }
 
-/// `connect_to` overrides: `(host, port)` → `(host, port)` to actually connect to.
+/// `connect_to` overrides: `(host, port)` → `(host, port)` to actually connect to. A
+/// host may be a pattern `*.example.com` (any subdomain, e.g. S3 virtual-hosted bucket
+/// names); an exact entry wins over a pattern.
 #[derive(Debug, Clone, Default)]
 pub struct ConnectTo {
     map: HashMap<(String, u16), (String, u16)>,
@@ -251,9 +253,19 @@ pub struct ConnectTo {
 impl ConnectTo {
     /// Where to connect for `host:port` (`None`: connect there directly).
     pub fn lookup(&self, host: &str, port: u16) -> Option<(&str, u16)> {
-        self.map
-            .get(&(host.to_ascii_lowercase(), port))
-            .map(|(h, p)| (h.as_str(), *p))
+        let host = host.to_ascii_lowercase();
+        let found = self.map.get(&(host.clone(), port)).or_else(|| {
+            // Parent domains, nearest first: a.b.example.com → *.b.example.com, ...
+            let mut rest = host.as_str();
+            while let Some((_, parent)) = rest.split_once('.') {
+                if let Some(hit) = self.map.get(&(format!("*.{parent}"), port)) {
+                    return Some(hit);
+                }
+                rest = parent;
+            }
+            None
+        });
+        found.map(|(h, p)| (h.as_str(), *p))
     }
 
     /// Adds an override.

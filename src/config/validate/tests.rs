@@ -31,6 +31,7 @@ mode = "forward"
 
 [connect_to]
 "s3.us-east-1.amazonaws.com:443" = "127.0.0.1:9443"
+"*.s3.us-east-1.amazonaws.com:443" = "[::1]:9444"
 "#;
 
 #[test]
@@ -75,6 +76,19 @@ fn parses_reverse_and_forward_listeners() {
         Some(("127.0.0.1", 9443))
     );
     assert_eq!(c.connect_to.lookup("s3.us-east-1.amazonaws.com", 80), None);
+    assert_eq!(
+        c.connect_to
+            .lookup("bucket.s3.us-east-1.amazonaws.com", 443),
+        Some(("::1", 9444))
+    );
+    assert_eq!(
+        c.connect_to.lookup("a.b.s3.us-east-1.amazonaws.com", 443),
+        Some(("::1", 9444))
+    );
+    assert_eq!(
+        c.connect_to.lookup("sqs.us-east-1.amazonaws.com", 443),
+        None
+    );
     assert_eq!(c.body.memory_threshold_bytes, 4 * 1024 * 1024);
 }
 
