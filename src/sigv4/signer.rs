@@ -188,7 +188,18 @@ pub fn sign(
         &mut sts,
         digest::digest(&digest::SHA256, creq.as_bytes()).as_ref(),
     );
-    tracing::trace!(canonical_request = %creq, string_to_sign = %sts, "sigv4");
+    if tracing::enabled!(tracing::Level::TRACE) {
+        // Never log the session token: a signed one is part of the canonical request
+        // (raw in header mode, percent-encoded in query mode).
+        let shown = match creds.session_token() {
+            Some(t) if !t.is_empty() => Cow::Owned(
+                creq.replace(t, crate::secret::REDACTED)
+                    .replace(&percent_encode(t), crate::secret::REDACTED),
+            ),
+            _ => Cow::Borrowed(creq.as_str()),
+        };
+        tracing::trace!(canonical_request = %shown, string_to_sign = %sts, "sigv4");
+    }
 
     // The signature.
     let signature = if v4a {
