@@ -49,10 +49,6 @@ pub(crate) fn sign_request(
     )
     .with_key_cache(with.key_cache);
     let output = sigv4::sign(&request, &params).map_err(ProxyError::Sign)?;
-    tracing::trace!(
-        canonical_request = %output.canonical_request,
-        string_to_sign = %output.string_to_sign,
-        "signed"
-    );
+    // The signer traces the canonical request and string to sign (token redacted).
     output.apply_to_headers(headers).map_err(ProxyError::Sign)
 }
