@@ -185,6 +185,17 @@ allowed_hosts = ["*.example.com"]
         ),
         (
             vec![
+                "-H".into(),
+                "x-amz-content-sha256: STREAMING-AWS4-HMAC-SHA256-PAYLOAD".into(),
+                "-d".into(),
+                "x".into(),
+                format!("{}/only/x", proxy.endpoint("ok")),
+            ],
+            "400",
+            "the client signed its body in chunks",
+        ),
+        (
+            vec![
                 "-x".into(),
                 proxy.endpoint("fwd"),
                 "http://api.example.com/".into(),

@@ -231,3 +231,37 @@ fn http2_prior_knowledge_from_the_client() {
     get.assert_success();
     assert_eq!(get.stdout_str(), "sent over h2c\n2");
 }
+
+#[test]
+fn aws_chunked_body_with_unsigned_trailer_is_forwarded_verbatim() {
+    // What SDKs send with flexible checksums over HTTPS (e.g. through a CONNECT tunnel):
+    // an aws-chunked body whose trailer carries the checksum.
+    let s3 = S3sFs::start(AKID, SECRET);
+    let proxy = start(&s3);
+    let ep = proxy.endpoint("signed");
+    aws_via(&ep, &["s3", "mb", "s3://trailer"]).assert_success();
+    let body = b"b\r\nhello world\r\n0\r\nx-amz-checksum-crc32:DUoRhQ==\r\n\r\n".to_vec();
+    curl_cmd(&[
+        "-sS",
+        "-f",
+        "-X",
+        "PUT",
+        "--data-binary",
+        "@-",
+        "-H",
+        "Content-Encoding: aws-chunked",
+        "-H",
+        "x-amz-content-sha256: STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+        "-H",
+        "x-amz-decoded-content-length: 11",
+        "-H",
+        "x-amz-trailer: x-amz-checksum-crc32",
+        "-H",
+        "Content-Type: text/plain",
+        &format!("{ep}/trailer/hello.txt"),
+    ])
+    .stdin(body)
+    .run()
+    .assert_success();
+    assert_eq!(stored(&s3, "trailer", "hello.txt"), b"hello world");
+}

@@ -62,6 +62,7 @@ async fn proxy(
         }
     }
 
+    let framing = client_body_framing(&parts.headers)?;
     let mut headers = parts.headers;
     headers::prepare_request(&mut headers, &route.config);
     let host = HeaderValue::from_str(&target.authority()).map_err(|_| {
@@ -73,11 +74,15 @@ async fn proxy(
     // all while hashing. A chunked upload on an UNSIGNED-PAYLOAD route has no length to
     // send upstream, so it is buffered/spooled like a signed one, and since its hash is
     // then known anyway it is signed with it.
-    let (body, len, sha256) = match (route.config.payload, declared) {
+    //
+    // An aws-chunked body with an unsigned trailer (what SDKs send with flexible
+    // checksums over HTTPS) is forwarded as it is, framing and trailer included, and
+    // signed as STREAMING-UNSIGNED-PAYLOAD-TRAILER.
+    let unsigned =
+        route.config.payload == PayloadMode::Unsigned || framing == Framing::UnsignedTrailer;
+    let (body, len, sha256) = match (unsigned, declared) {
         (_, Some(0)) => (RequestBody::Empty, 0, None),
-        (PayloadMode::Unsigned, Some(n)) => {
-            (RequestBody::Streaming { body, remaining: n }, n, None)
-        }
+        (true, Some(n)) => (RequestBody::Streaming { body, remaining: n }, n, None),
         _ => {
             let h = hash_and_buffer(body, declared, &state.body).await?;
             (h.body, h.len, Some(h.sha256))
@@ -87,10 +92,11 @@ async fn proxy(
     if len > 0 || client_sent_body {
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     }
-    let payload = match (&sha256, route.config.payload, len) {
-        (Some(h), _, _) => PayloadHash::Precomputed(h),
-        (None, PayloadMode::Unsigned, n) if n > 0 => PayloadHash::Unsigned,
-        (None, _, _) => PayloadHash::Precomputed(EMPTY_PAYLOAD_SHA256),
+    let payload = match (&sha256, framing, route.config.payload, len) {
+        (_, Framing::UnsignedTrailer, _, _) => PayloadHash::StreamingUnsignedWithTrailer,
+        (Some(h), _, _, _) => PayloadHash::Precomputed(h),
+        (None, _, PayloadMode::Unsigned, n) if n > 0 => PayloadHash::Unsigned,
+        (None, _, _, _) => PayloadHash::Precomputed(EMPTY_PAYLOAD_SHA256),
     };
 
     let credentials = route
@@ -165,6 +171,28 @@ fn is_timeout(err: &(dyn std::error::Error + 'static)) -> bool {
         cur = e.source();
     }
     false
+}
+
+/// How the client framed its body, from its `x-amz-content-sha256`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    /// A plain body (any hash the client claimed is replaced by the proxy's).
+    Plain,
+    /// `aws-chunked` with an unsigned trailer: forwarded verbatim.
+    UnsignedTrailer,
+}
+
+/// Refuses bodies whose chunks the client signed itself: their chunk signatures chain
+/// to the client's own seed signature and cannot be kept under the proxy's.
+fn client_body_framing(headers: &http::HeaderMap) -> Result<Framing, ProxyError> {
+    match headers.get("x-amz-content-sha256").map(|v| v.as_bytes()) {
+        Some(b"STREAMING-UNSIGNED-PAYLOAD-TRAILER") => Ok(Framing::UnsignedTrailer),
+        Some(v) if v.starts_with(b"STREAMING-") => Err(ProxyError::BadRequest(format!(
+            "the client signed its body in chunks (x-amz-content-sha256: {}); send unsigned requests (e.g. aws --no-sign-request) and let the proxy sign",
+            String::from_utf8_lossy(v)
+        ))),
+        _ => Ok(Framing::Plain),
+    }
 }
 
 /// The client's `Content-Length`, if any.
