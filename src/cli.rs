@@ -1,6 +1,7 @@
 //! The command-line interface: argument definitions and dispatch. Each subcommand lives
 //! in its own module under `cli/`; `main.rs` only calls [`run`].
 
+mod ca;
 mod serve;
 mod sign;
 
@@ -22,6 +23,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the signing proxy.
     Serve(serve::ServeArgs),
+    /// Manage the local CA used to intercept `HTTPS_PROXY` tunnels (`ca init`).
+    Ca(ca::CaArgs),
     /// Sign a request and print the signature and every intermediate step.
     Sign(sign::SignArgs),
     /// Print a presigned URL.
@@ -34,6 +37,7 @@ pub fn run() -> ExitCode {
     match cli.command {
         None => serve::run(serve::ServeArgs::default()),
         Some(Command::Serve(args)) => serve::run(args),
+        Some(Command::Ca(args)) => ca::run(args),
         Some(Command::Sign(args)) => sign::run_sign(args),
         Some(Command::Presign(args)) => sign::run_presign(args),
     }

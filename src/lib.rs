@@ -16,11 +16,15 @@
 //! - [`config`]: the `config.toml` schema, merged with CLI flags and validated.
 //! - [`cli`]: the command-line front end (`serve`, `sign`, `presign`, ...).
 //! - [`secret`]: a string type that never prints its contents.
+//! - [`tls`]: the local CA, on-the-fly leaf certificates and the TLS listener config.
+//! - [`access`]: gateway access control (proxy token, client CIDRs, listen address rule).
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod cli;
 pub mod config;
 pub mod credentials;
 pub mod proxy;
 pub mod secret;
 pub mod sigv4;
+pub mod tls;

@@ -66,6 +66,15 @@ fn moto_enforcing_accepts_the_right_key_and_refuses_a_wrong_secret() {
         .assert_failure()
         .assert_output_contains("InvalidClientTokenId");
 
+    // An unsigned request (what clients send to the proxy) is refused too; moto says 500.
+    boto3_unsigned(
+        Some(moto.endpoint()),
+        "unsigned_client('s3').create_bucket(Bucket='unsigned')",
+        &[],
+    )
+    .assert_failure()
+    .assert_output_contains("500");
+
     let buckets = moto.aws(&["s3api", "list-buckets", "--query", "Buckets[].Name"]);
     buckets.assert_success();
     assert_eq!(buckets.json(), serde_json::json!(["harness-accepted"]));
@@ -87,6 +96,89 @@ fn moto_without_enforcement_accepts_any_key() {
         &any,
     )
     .assert_success();
+    // boto3_unsigned really sends unsigned requests (refused by enforcing moto in the test
+    // above); without enforcement they are served. (moto still applies S3 ACLs to
+    // anonymous reads, so read back signed.)
+    boto3_unsigned(
+        Some(moto.endpoint()),
+        "s3 = unsigned_client('s3')\n\
+         s3.create_bucket(Bucket='unsigned-bucket')\n\
+         s3.put_object(Bucket='unsigned-bucket', Key='k', Body=b'unsigned body')",
+        &[],
+    )
+    .assert_success();
+    let read = aws(
+        &["s3", "cp", "s3://unsigned-bucket/k", "-"],
+        Some(moto.endpoint()),
+        &any,
+    );
+    read.assert_success();
+    assert_eq!(read.stdout_str(), "unsigned body");
+}
+
+#[test]
+fn moto_checks_session_tokens_of_assumed_roles() {
+    let moto = Moto::enforcing();
+    let role = moto.create_role("harness-role");
+    assert_eq!(
+        role,
+        format!("arn:aws:iam::{MOTO_ACCOUNT_ID}:role/harness-role")
+    );
+    let creds = moto.assume_role(&role, "selftest");
+    assert!(creds.access_key_id.starts_with("ASIA"), "{creds:?}");
+
+    let ident = aws(
+        &["sts", "get-caller-identity"],
+        Some(moto.endpoint()),
+        &creds.env(),
+    );
+    ident.assert_success();
+    assert_eq!(
+        ident.json()["Arn"].as_str(),
+        Some(format!("arn:aws:sts::{MOTO_ACCOUNT_ID}:assumed-role/harness-role/selftest").as_str())
+    );
+
+    let wrong_token = [
+        ("AWS_ACCESS_KEY_ID", creds.access_key_id.as_str()),
+        ("AWS_SECRET_ACCESS_KEY", creds.secret_access_key.as_str()),
+        ("AWS_SESSION_TOKEN", "not-the-session-token"),
+    ];
+    aws(
+        &["sts", "get-caller-identity"],
+        Some(moto.endpoint()),
+        &wrong_token,
+    )
+    .assert_failure()
+    .assert_output_contains("InvalidClientTokenId");
+    aws(
+        &["sts", "get-caller-identity"],
+        Some(moto.endpoint()),
+        &wrong_token[..2],
+    )
+    .assert_failure()
+    .assert_output_contains("InvalidClientTokenId");
+}
+
+#[test]
+fn test_files_are_deterministic_and_compared_exactly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (a, b, c) = (
+        dir.path().join("a"),
+        dir.path().join("b"),
+        dir.path().join("c"),
+    );
+    write_test_file(&a, 100_003, 7);
+    write_test_file(&b, 100_003, 7);
+    write_test_file(&c, 100_003, 8);
+    assert_eq!(std::fs::metadata(&a).expect("a exists").len(), 100_003);
+    assert_same_file(&a, &b);
+    let differs = std::panic::catch_unwind(|| assert_same_file(&a, &c));
+    assert!(differs.is_err(), "different seeds give different bytes");
+    let mut shorter = std::fs::read(&a).expect("read a");
+    shorter.pop();
+    std::fs::write(&c, shorter).expect("write c");
+    let truncated = std::panic::catch_unwind(|| assert_same_file(&a, &c));
+    assert!(truncated.is_err(), "a missing last byte is noticed");
 }
 
 #[test]

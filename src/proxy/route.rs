@@ -117,7 +117,7 @@ fn resolve_reverse<'a>(
             continue;
         }
         let rank = (want_host.is_some(), path_prefix.len());
-        if best.as_ref().map_or(true, |(_, _, b)| rank > *b) {
+        if best.as_ref().is_none_or(|(_, _, b)| rank > *b) {
             best = Some((r, upstream, rank));
         }
     }

@@ -1,7 +1,8 @@
 //! Running client programs (awscli, curl, python/boto3) with an isolated environment.
 //!
-//! Owns [`Cmd`] (a command with a timeout, optional stdin and captured output) and the
-//! client helpers built on it. Every client starts from the test's environment minus
+//! Owns [`Cmd`] (a command with a timeout, optional stdin and captured output), the
+//! client helpers built on it, and [`isolated_command`] (the same clean environment for
+//! long-running processes such as servers and the proxy). Every client starts from the test's environment minus
 //! anything that could change its behaviour: all `AWS_*` variables, proxy variables and CA
 //! bundle variables are removed, `HOME` is an empty temporary directory and the AWS config
 //! files are `/dev/null`. What a test wants set, it sets explicitly. It does not start
@@ -38,6 +39,29 @@ const SCRUBBED: &[&str] = &[
     "BOTO_CONFIG",
     "PYTHONPATH",
 ];
+
+/// A [`Command`] for a long-running process (a server, the proxy) with the scrubbed
+/// environment: no inherited `AWS_*`, proxy or CA bundle variables; AWS config files
+/// `/dev/null`; region `us-east-1`; IMDS disabled (no slow metadata probes). `HOME` is
+/// left as is; set what the test needs on the returned command.
+pub(crate) fn isolated_command(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut cmd = Command::new(program);
+    for (key, _) in std::env::vars_os() {
+        let scrub = key
+            .to_str()
+            .is_some_and(|k| k.starts_with("AWS_") || SCRUBBED.contains(&k));
+        if scrub {
+            cmd.env_remove(&key);
+        }
+    }
+    cmd.env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_DEFAULT_REGION", REGION)
+        .env("AWS_REGION", REGION)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("PYTHONUNBUFFERED", "1");
+    cmd
+}
 
 /// A command to run to completion, with a time limit and captured output.
 #[derive(Debug)]
@@ -130,26 +154,12 @@ impl Cmd {
         let err_path = scratch.path().join("stderr");
         let described = self.describe();
 
-        let mut cmd = Command::new(&self.program);
-        cmd.args(&self.args);
-        for (key, _) in std::env::vars_os() {
-            let scrub = key
-                .to_str()
-                .is_some_and(|k| k.starts_with("AWS_") || SCRUBBED.contains(&k));
-            if scrub {
-                cmd.env_remove(&key);
-            }
-        }
-        cmd.env("HOME", &home)
-            .env("AWS_CONFIG_FILE", "/dev/null")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-            .env("AWS_DEFAULT_REGION", REGION)
-            .env("AWS_REGION", REGION)
-            .env("AWS_EC2_METADATA_DISABLED", "true")
+        let mut cmd = isolated_command(&self.program);
+        cmd.args(&self.args)
+            .env("HOME", &home)
             .env("AWS_MAX_ATTEMPTS", "1")
             .env("AWS_RETRY_MODE", "standard")
             .env("AWS_PAGER", "")
-            .env("PYTHONUNBUFFERED", "1")
             .env("PYTHONDONTWRITEBYTECODE", "1");
         cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
         if let Some(dir) = &self.current_dir {
@@ -352,4 +362,31 @@ pub(crate) fn python_cmd(script: &str, env: &[(&str, &str)]) -> Cmd {
 /// Runs a python snippet; see [`python_cmd`].
 pub(crate) fn python(script: &str, env: &[(&str, &str)]) -> CmdOutput {
     python_cmd(script, env).run()
+}
+
+/// Python prelude defining `unsigned_client(service, proxies=None, **kwargs)`: a boto3
+/// client sending *unsigned* requests (`signature_version=UNSIGNED`, one attempt) to
+/// `$ENDPOINT_URL` (or the real AWS endpoint when unset, for forward mode with `proxies`).
+pub(crate) const BOTO3_UNSIGNED_PRELUDE: &str = r#"
+import os, boto3
+from botocore import UNSIGNED
+from botocore.config import Config
+def unsigned_client(service, proxies=None, **kwargs):
+    config = Config(signature_version=UNSIGNED, retries={"max_attempts": 1}, proxies=proxies)
+    return boto3.client(service, endpoint_url=os.environ.get("ENDPOINT_URL"), config=config, **kwargs)
+"#;
+
+/// Runs `script` after [`BOTO3_UNSIGNED_PRELUDE`] with `ENDPOINT_URL=endpoint` (if any),
+/// e.g. `unsigned_client("s3").create_bucket(Bucket="b")` against the proxy.
+pub(crate) fn boto3_unsigned(
+    endpoint: Option<&str>,
+    script: &str,
+    env: &[(&str, &str)],
+) -> CmdOutput {
+    let full = format!("{BOTO3_UNSIGNED_PRELUDE}\n{script}");
+    let mut cmd = python_cmd(&full, env);
+    if let Some(endpoint) = endpoint {
+        cmd = cmd.env("ENDPOINT_URL", endpoint);
+    }
+    cmd.run()
 }

@@ -9,14 +9,16 @@
 //! Known moto gaps (so tests do not rely on them): it does not check the payload hash
 //! (`x-amz-content-sha256`), it refuses some correctly signed requests whose path holds
 //! `%2F`-style escapes (its web framework decodes them before verifying), and it answers an
-//! unsigned request with a 500 rather than a 403 once enforcement is on.
+//! unsigned request with a 500 rather than a 403 once enforcement is on. It checks that a
+//! temporary key comes with its own session token (a wrong or missing token is refused with
+//! `InvalidClientTokenId`/`InvalidToken`) but never checks expiry: to show a refused
+//! temporary credential, send a wrong token, not an expired one.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use super::ca::TestCa;
-use super::cmd::{aws, python, python_cmd, CmdOutput};
+use super::cmd::{aws, isolated_command, python, python_cmd, CmdOutput};
 use super::process::{spawn_on_free_port, ChildGuard, Ready};
 
 /// moto's fixed account id.
@@ -121,16 +123,10 @@ impl Moto {
             (ca.issue(&hosts), ca.cert_path().to_owned())
         });
         let (process, port) = spawn_on_free_port("moto", ready_line(), |port| {
-            let mut cmd = Command::new("python3");
+            // moto must not pick up the developer's real AWS settings.
+            let mut cmd = isolated_command("python3");
             cmd.args(["-m", "moto.server", "-H", "127.0.0.1", "-p"])
-                .arg(port.to_string())
-                .env("PYTHONUNBUFFERED", "1")
-                // moto must not pick up the developer's real AWS settings.
-                .env("AWS_CONFIG_FILE", "/dev/null")
-                .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-                .env_remove("AWS_ACCESS_KEY_ID")
-                .env_remove("AWS_SECRET_ACCESS_KEY")
-                .env_remove("AWS_SESSION_TOKEN");
+                .arg(port.to_string());
             if let Some(((cert, key), _)) = &tls_files {
                 cmd.arg("--ssl-cert").arg(cert).arg("--ssl-key").arg(key);
             }
@@ -251,6 +247,57 @@ impl Moto {
             .run()
     }
 
+    /// Creates an IAM role anyone may assume, with an allow-all policy; returns its ARN.
+    /// Call once per name. Works with and without enforcement.
+    pub(crate) fn create_role(&self, name: &str) -> String {
+        let script = r#"
+import json, os, boto3
+name = os.environ["ROLE_NAME"]
+iam = boto3.client("iam", endpoint_url=os.environ["MOTO_ENDPOINT"])
+trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+    "Principal": {"AWS": "*"}, "Action": ["sts:AssumeRole", "sts:AssumeRoleWithWebIdentity"]}]}
+role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+iam.put_role_policy(RoleName=name, PolicyName="allow-all", PolicyDocument=json.dumps(
+    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+print(json.dumps({"Arn": role["Arn"]}))
+"#;
+        let out = python_cmd(script, &self.env())
+            .env("MOTO_ENDPOINT", &self.endpoint)
+            .env("ROLE_NAME", name)
+            .run();
+        out.assert_success();
+        out.json()["Arn"]
+            .as_str()
+            .unwrap_or_else(|| panic!("create-role answer lacks Arn:\n{out}"))
+            .to_owned()
+    }
+
+    /// Assumes `role_arn` with the valid key and returns the temporary credentials.
+    pub(crate) fn assume_role(&self, role_arn: &str, session_name: &str) -> TemporaryCredentials {
+        let out = self.aws(&[
+            "sts",
+            "assume-role",
+            "--role-arn",
+            role_arn,
+            "--role-session-name",
+            session_name,
+        ]);
+        out.assert_success();
+        let creds = &out.json()["Credentials"];
+        let field = |name: &str| {
+            creds[name]
+                .as_str()
+                .unwrap_or_else(|| panic!("assume-role answer lacks {name}:\n{out}"))
+                .to_owned()
+        };
+        TemporaryCredentials {
+            access_key_id: field("AccessKeyId"),
+            secret_access_key: field("SecretAccessKey"),
+            session_token: field("SessionToken"),
+            expiration: field("Expiration"),
+        }
+    }
+
     /// The moto process (logs, pid, signals).
     pub(crate) fn process(&self) -> &ChildGuard {
         &self.process
@@ -259,6 +306,41 @@ impl Moto {
     /// The moto process, mutably (waits, terminate).
     pub(crate) fn process_mut(&mut self) -> &mut ChildGuard {
         &mut self.process
+    }
+}
+
+/// Temporary credentials from [`Moto::assume_role`].
+#[derive(Clone)]
+pub(crate) struct TemporaryCredentials {
+    /// `ASIA...` key id.
+    pub(crate) access_key_id: String,
+    /// Secret key.
+    pub(crate) secret_access_key: String,
+    /// Session token moto checks with every request.
+    pub(crate) session_token: String,
+    /// Expiry as STS reports it (ISO 8601); moto does not enforce it.
+    pub(crate) expiration: String,
+}
+
+impl std::fmt::Debug for TemporaryCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TemporaryCredentials")
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"** redacted **")
+            .field("session_token", &"** redacted **")
+            .field("expiration", &self.expiration)
+            .finish()
+    }
+}
+
+impl TemporaryCredentials {
+    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN` for a client.
+    pub(crate) fn env(&self) -> Vec<(&str, &str)> {
+        vec![
+            ("AWS_ACCESS_KEY_ID", self.access_key_id.as_str()),
+            ("AWS_SECRET_ACCESS_KEY", self.secret_access_key.as_str()),
+            ("AWS_SESSION_TOKEN", self.session_token.as_str()),
+        ]
     }
 }
 

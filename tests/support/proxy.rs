@@ -4,11 +4,11 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use tempfile::TempDir;
 
+use super::cmd::isolated_command;
 use super::process::{find_socket_addr, proxy_bin, ChildGuard, READY_TIMEOUT};
 
 /// A running `sigv4-proxy serve`.
@@ -56,16 +56,9 @@ impl SigningProxy {
     }
 
     fn spawn(dir: TempDir, args: &[String], env: &[(&str, &str)]) -> SigningProxy {
-        let mut cmd = Command::new(proxy_bin());
-        cmd.args(args).current_dir(dir.path());
-        for (k, _) in std::env::vars() {
-            if k.starts_with("AWS_") || k.to_ascii_lowercase().ends_with("_proxy") {
-                cmd.env_remove(k);
-            }
-        }
-        cmd.env("AWS_CONFIG_FILE", "/dev/null")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
+        let mut cmd = isolated_command(proxy_bin());
+        cmd.args(args)
+            .current_dir(dir.path())
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1");
         for (k, v) in env {

@@ -13,11 +13,10 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::Command;
 
 use tempfile::TempDir;
 
-use super::cmd::{aws, CmdOutput};
+use super::cmd::{aws, isolated_command, CmdOutput};
 use super::process::{spawn_on_free_port, ChildGuard, Ready};
 
 /// A running s3s-fs server; killed (and its root directory removed) on drop.
@@ -55,7 +54,7 @@ impl S3sFs {
             "s3s-fs",
             Ready::OutputThenPort("server is running at".to_owned()),
             |port| {
-                let mut cmd = Command::new("s3s-fs");
+                let mut cmd = isolated_command("s3s-fs");
                 cmd.args(["--host", "127.0.0.1", "--port"])
                     .arg(port.to_string())
                     .args(["--access-key", access_key_id])
