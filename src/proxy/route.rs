@@ -188,3 +188,157 @@ fn resolve_forward<'a>(
         region,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, RawConfig};
+    use crate::proxy::ProxyState;
+
+    fn state(text: &str) -> ProxyState {
+        let file = std::path::Path::new("t.toml");
+        let config =
+            Config::from_raw(RawConfig::parse(text, file).expect("parse"), file).expect("valid");
+        ProxyState::new(&config).expect("state")
+    }
+
+    fn parts(uri: &str, host: Option<&str>) -> Parts {
+        let mut b = http::Request::builder().uri(uri);
+        if let Some(h) = host {
+            b = b.header("host", h);
+        }
+        b.body(()).expect("request").into_parts().0
+    }
+
+    const REVERSE: &str = r#"
+[[listeners]]
+listen = "1"
+[[listeners.routes]]
+name = "any"
+upstream = "https://s3.us-east-1.amazonaws.com/base/"
+service = "s3"
+region = "us-east-1"
+[[listeners.routes]]
+name = "logs"
+path_prefix = "/logs/"
+upstream = "http://127.0.0.1:9000"
+service = "s3"
+region = "eu-west-1"
+[[listeners.routes]]
+name = "by-host"
+host = "ddb.local"
+upstream = "https://dynamodb.us-east-1.amazonaws.com"
+service = "dynamodb"
+region = "us-east-1"
+"#;
+
+    #[test]
+    fn reverse_picks_host_then_longest_prefix_and_keeps_the_path_verbatim() {
+        let s = state(REVERSE);
+        let l = &s.listeners[0];
+        let t = resolve(l, &parts("/b/a%20b+c?x=%2F&y", Some("localhost:8080"))).expect("route");
+        assert_eq!(t.route.config.name, "any");
+        assert_eq!(t.authority(), "s3.us-east-1.amazonaws.com");
+        assert_eq!(t.path_and_query, "/base/b/a%20b+c?x=%2F&y");
+        assert_eq!(
+            t.uri().expect("uri").to_string(),
+            "https://s3.us-east-1.amazonaws.com/base/b/a%20b+c?x=%2F&y"
+        );
+
+        let t = resolve(l, &parts("/logs/x", Some("localhost"))).expect("route");
+        assert_eq!(
+            (t.route.config.name.as_str(), t.region.as_str()),
+            ("logs", "eu-west-1")
+        );
+        assert_eq!(t.authority(), "127.0.0.1:9000");
+        assert!(!t.tls);
+
+        // Host-specific beats a longer prefix on a host-less route; the port is ignored.
+        let t = resolve(l, &parts("/logs/x", Some("DDB.local:8080"))).expect("route");
+        assert_eq!(
+            (t.route.config.name.as_str(), t.service.as_str()),
+            ("by-host", "dynamodb")
+        );
+    }
+
+    #[test]
+    fn reverse_without_a_matching_route_is_no_route() {
+        let s = state(
+            "[[listeners]]\nlisten = \"1\"\n[[listeners.routes]]\npath_prefix = \"/only/\"\nupstream = \"http://127.0.0.1:1\"\nservice = \"s3\"\nregion = \"us-east-1\"\n",
+        );
+        let e = resolve(&s.listeners[0], &parts("/other", Some("h"))).expect_err("no route");
+        assert!(matches!(e, ProxyError::NoRoute { .. }), "{e:?}");
+    }
+
+    const FORWARD: &str = r#"
+[[listeners]]
+listen = "1"
+mode = "forward"
+[[listeners.routes]]
+name = "plain"
+allowed_hosts = ["*.internal.example"]
+forward_scheme = "client"
+service = "execute-api"
+region = "eu-west-1"
+[[listeners.routes]]
+name = "aws"
+"#;
+
+    #[test]
+    fn forward_upgrades_to_https_and_infers_service_and_region() {
+        let s = state(FORWARD);
+        let l = &s.listeners[0];
+        let t = resolve(
+            l,
+            &parts(
+                "http://sqs.eu-central-1.amazonaws.com/?Action=ListQueues",
+                None,
+            ),
+        )
+        .expect("route");
+        assert_eq!(t.route.config.name, "aws");
+        assert!(t.tls);
+        assert_eq!(t.port, 443);
+        assert_eq!(
+            (t.service.as_str(), t.region.as_str()),
+            ("sqs", "eu-central-1")
+        );
+        assert_eq!(t.path_and_query, "/?Action=ListQueues");
+
+        // An explicit non-default port is kept; :80 becomes 443.
+        let t =
+            resolve(l, &parts("http://s3.us-east-1.amazonaws.com:8443/b", None)).expect("route");
+        assert_eq!(t.authority(), "s3.us-east-1.amazonaws.com:8443");
+        let t = resolve(l, &parts("http://s3.us-east-1.amazonaws.com:80/b", None)).expect("route");
+        assert_eq!(t.authority(), "s3.us-east-1.amazonaws.com");
+
+        // forward_scheme = "client" keeps plain http.
+        let t = resolve(l, &parts("http://api.internal.example/x", None)).expect("route");
+        assert_eq!(
+            (t.route.config.name.as_str(), t.tls, t.port),
+            ("plain", false, 80)
+        );
+
+        // Origin-form with a Host header works too.
+        let t = resolve(l, &parts("/x", Some("sts.amazonaws.com"))).expect("route");
+        assert_eq!(t.service, "sts");
+    }
+
+    #[test]
+    fn forward_refuses_hosts_off_the_allow_list() {
+        let s = state(FORWARD);
+        let l = &s.listeners[0];
+        for uri in [
+            "http://example.com/",
+            "http://amazonaws.com/",
+            "http://s3.amazonaws.com.evil.net/",
+            "http://169.254.169.254/latest/meta-data/",
+        ] {
+            let e = resolve(l, &parts(uri, None)).expect_err(uri);
+            assert!(
+                matches!(e, ProxyError::HostNotAllowed { .. }),
+                "{uri}: {e:?}"
+            );
+        }
+    }
+}
