@@ -407,3 +407,29 @@ fn check_config_reports_file_key_and_problem() {
     );
     assert!(text.contains("configuration OK"), "{text}");
 }
+
+#[test]
+fn sigterm_shuts_down_cleanly_with_exit_code_0() {
+    let (addr, _rx) = recording_upstream();
+    let mut proxy = SigningProxy::start_args(
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--upstream",
+            &format!("http://{addr}"),
+            "--service",
+            "s3",
+            "--region",
+            "us-east-1",
+        ],
+        &[
+            ("AWS_ACCESS_KEY_ID", AKID),
+            ("AWS_SECRET_ACCESS_KEY", SECRET),
+        ],
+    );
+    let (status, _) = status_and_body(&[&format!("{}/b/k", proxy.endpoint("reverse"))]);
+    assert_eq!(status, "200");
+    let exit = proxy.process_mut().terminate(Duration::from_secs(10));
+    assert_eq!(exit.code(), Some(0), "{exit:?}");
+}

@@ -175,6 +175,29 @@ fn bodies_in_memory_spooled_chunked_and_unsigned_all_verify() {
             "{name}: stored bytes differ"
         );
     }
+    // Empty objects: S3 needs a Content-Length even for zero bytes (411 otherwise),
+    // also when an HTTP/2 client sends neither header.
+    let empty = data_file(dir.path(), "empty", 0, 0);
+    curl(&[
+        "-sS",
+        "-f",
+        "-T",
+        empty.to_str().expect("utf8"),
+        &format!("{signed}/bodies/empty-h1"),
+    ])
+    .assert_success();
+    curl(&[
+        "-sS",
+        "-f",
+        "--http2-prior-knowledge",
+        "-X",
+        "PUT",
+        &format!("{signed}/bodies/empty-h2"),
+    ])
+    .assert_success();
+    for name in ["empty-h1", "empty-h2"] {
+        assert!(stored(&s3, "bodies", name).is_empty(), "{name}");
+    }
     // The multipart path through the unsigned route (parts stream straight through).
     let huge = data_file(dir.path(), "huge", 20 * 1024 * 1024, 3);
     aws_via(

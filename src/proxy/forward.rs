@@ -4,7 +4,7 @@
 //! upstream before signing succeeded.
 
 use http::header::{self, HeaderValue};
-use http::{Request, Response};
+use http::{Method, Request, Response};
 use hyper::body::Incoming;
 
 use super::access_log::AccessLog;
@@ -52,8 +52,12 @@ async fn proxy(
     log.upstream = Some(target.host_port());
 
     let declared = declared_length(&parts.headers)?;
-    let client_sent_body =
-        declared.is_some_and(|n| n > 0) || parts.headers.contains_key(header::TRANSFER_ENCODING);
+    // Whether upstream gets a Content-Length even for an empty body: when the client
+    // framed one (S3 answers a PUT without it with 411), or the method carries one (an
+    // HTTP/2 client may send an empty PUT with neither header).
+    let client_sent_body = declared.is_some()
+        || parts.headers.contains_key(header::TRANSFER_ENCODING)
+        || matches!(parts.method, Method::PUT | Method::POST | Method::PATCH);
     if let Some(n) = declared {
         if n > state.body.max_bytes {
             return Err(ProxyError::BodyTooLarge {

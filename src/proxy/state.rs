@@ -2,6 +2,7 @@
 //! connection: per listener its routes, per route its credentials cache, signing-key
 //! cache, signing settings and pooled upstream client.
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -39,16 +40,25 @@ pub(crate) struct RouteState {
     pub(crate) credentials: SharedCredentials,
     pub(crate) key_cache: SigningKeyCache,
     pub(crate) client: UpstreamClient,
+    /// Settings for the route's fixed service (reverse routes; forward routes with a
+    /// `service`), computed once.
+    fixed_settings: Option<SigningSettings>,
 }
 
 impl RouteState {
     /// Signing settings for `service`, with the route's unsigned headers excluded.
-    pub(crate) fn signing_settings(&self, service: &str) -> SigningSettings {
-        let mut s = SigningSettings::for_service(service);
-        s.excluded_headers
-            .extend(self.config.unsigned_headers.iter().cloned());
-        s
+    pub(crate) fn signing_settings(&self, service: &str) -> Cow<'_, SigningSettings> {
+        match (&self.fixed_settings, &self.config.service) {
+            (Some(s), Some(fixed)) if fixed == service => Cow::Borrowed(s),
+            _ => Cow::Owned(settings_for(service, &self.config.unsigned_headers)),
+        }
     }
+}
+
+fn settings_for(service: &str, unsigned_headers: &[String]) -> SigningSettings {
+    let mut s = SigningSettings::for_service(service);
+    s.excluded_headers.extend(unsigned_headers.iter().cloned());
+    s
 }
 
 impl ProxyState {
@@ -69,6 +79,10 @@ impl ProxyState {
                     credentials,
                     key_cache: SigningKeyCache::new(),
                     client: build_client(&r.extra_ca, connect_to.clone(), &config.upstream)?,
+                    fixed_settings: r
+                        .service
+                        .as_deref()
+                        .map(|s| settings_for(s, &r.unsigned_headers)),
                 });
             }
             listeners.push(ListenerState {
