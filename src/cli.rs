@@ -29,6 +29,8 @@ pub enum Command {
     Sign(sign::SignArgs),
     /// Print a presigned URL.
     Presign(sign::PresignArgs),
+    /// Print a CodeCommit Git username and password (Git credential-helper format).
+    CodecommitPassword(sign::CodecommitArgs),
 }
 
 /// Parses the command line and runs the chosen subcommand.
@@ -40,5 +42,6 @@ pub fn run() -> ExitCode {
         Some(Command::Ca(args)) => ca::run(args),
         Some(Command::Sign(args)) => sign::run_sign(args),
         Some(Command::Presign(args)) => sign::run_presign(args),
+        Some(Command::CodecommitPassword(args)) => sign::run_codecommit(args),
     }
 }

@@ -9,6 +9,8 @@
 //! sockets or buffer bodies. Callers hash bodies with [`PayloadHasher`] as they stream.
 
 mod canonical;
+mod chunked;
+mod codecommit;
 mod encode;
 mod error;
 mod infer;
@@ -21,6 +23,8 @@ mod settings;
 mod signer;
 mod time;
 
+pub use chunked::{chunk_header, signed_chunked_content_length, ChunkSigner};
+pub use codecommit::{codecommit_git_credentials, GitCredentials};
 pub use error::SignError;
 pub use infer::{infer_endpoint, InferError, InferredEndpoint};
 pub use key::v4a_public_key;
