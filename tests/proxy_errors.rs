@@ -126,6 +126,15 @@ service = "execute-api"
 region = "eu-west-1"
 
 [[listeners]]
+name = "stream"
+listen = "127.0.0.1:0"
+[[listeners.routes]]
+upstream = "http://{ok_addr}"
+service = "s3"
+region = "us-east-1"
+payload = "unsigned"
+
+[[listeners]]
 name = "fwd"
 listen = "127.0.0.1:0"
 mode = "forward"
@@ -223,6 +232,22 @@ allowed_hosts = ["*.example.com"]
         );
         assert!(!body.contains(SECRET));
     }
+    // An upload trickling in for ~1.8 s (beyond the 700 ms response timeout) is not cut
+    // off while it progresses: the timeout counts the upstream's silence after it.
+    let trickle = r#"
+import os, socket, time
+host, port = os.environ["ADDR"].rsplit(":", 1)
+s = socket.create_connection((host, int(port)))
+s.sendall(b"PUT /b/slow HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\n\r\n")
+for part in (b"aaaa", b"bbbb", b"cccc"):
+    time.sleep(0.6)
+    s.sendall(part)
+print(s.recv(4096).decode().split("\r\n")[0])
+"#;
+    let addr = proxy.addr("stream").to_string();
+    let out = python(trickle, &[("ADDR", addr.as_str())]);
+    out.assert_success();
+    assert_eq!(out.stdout_str().trim(), "HTTP/1.1 200 OK");
     // The proxy still serves after all that.
     let (got, body) = status_and_body(&[&format!("{}/only/fine", proxy.endpoint("ok"))]);
     assert_eq!((got.as_str(), body.as_str()), ("200", "ok"));

@@ -236,7 +236,8 @@ pub struct BodyLimits {
 pub struct UpstreamSettings {
     /// TCP connect timeout.
     pub connect_timeout: Duration,
-    /// From sending the request to the response headers.
+    /// Upstream silence allowed after the last request bytes sent, until the response
+    /// headers.
     pub response_timeout: Duration,
     /// Idle pooled connections are closed after this.
     pub pool_idle_timeout: Duration,

@@ -12,7 +12,10 @@
 
 use std::io::SeekFrom;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::task::{ready, Context, Poll};
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use http_body::{Body, Frame, SizeHint};
@@ -217,6 +220,72 @@ impl Body for RequestBody {
             Self::Spooled(r) => r.remaining,
             Self::Streaming { remaining, .. } => *remaining,
         })
+    }
+}
+
+/// When an upstream request body last sent something: the response timeout counts the
+/// upstream's silence from there, so a long upload is not cut off while it progresses.
+#[derive(Debug)]
+pub(crate) struct Progress {
+    start: Instant,
+    last_ms: AtomicU64,
+}
+
+impl Progress {
+    /// Progress as of now.
+    pub(crate) fn new() -> Arc<Self> {
+        Arc::new(Self {
+            start: Instant::now(),
+            last_ms: AtomicU64::new(0),
+        })
+    }
+
+    fn touch(&self) {
+        let ms = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// When the body last sent a frame (or when it was created).
+    pub(crate) fn last(&self) -> Instant {
+        self.start + Duration::from_millis(self.last_ms.load(Ordering::Relaxed))
+    }
+}
+
+/// A [`RequestBody`] that records its [`Progress`].
+#[derive(Debug)]
+pub(crate) struct TrackedBody {
+    body: RequestBody,
+    progress: Arc<Progress>,
+}
+
+impl TrackedBody {
+    pub(crate) fn new(body: RequestBody, progress: Arc<Progress>) -> Self {
+        Self { body, progress }
+    }
+}
+
+impl Body for TrackedBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        let out = Pin::new(&mut this.body).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(_))) = &out {
+            this.progress.touch();
+        }
+        out
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
     }
 }
 

@@ -8,7 +8,7 @@ use http::{Method, Request, Response};
 use hyper::body::Incoming;
 
 use super::access_log::AccessLog;
-use super::body::{hash_and_buffer, RequestBody, ResponseBody};
+use super::body::{hash_and_buffer, Progress, RequestBody, ResponseBody, TrackedBody};
 use super::error::chain;
 use super::headers;
 use super::respond::error_response;
@@ -145,18 +145,34 @@ async fn send(
 ) -> Result<Response<Incoming>, ProxyError> {
     let timeout = state.upstream.response_timeout;
     let upstream = target.host_port();
-    match tokio::time::timeout(timeout, target.route.client.request(req)).await {
-        Err(_) => Err(ProxyError::UpstreamTimeout { upstream, timeout }),
-        Ok(Ok(resp)) => Ok(resp),
-        Ok(Err(e)) if is_timeout(&e) => Err(ProxyError::UpstreamTimeout {
+    // The timeout runs from the last request-body frame sent, so an upload that keeps
+    // moving is never cut off; an upstream silent for `timeout` after it is.
+    let progress = Progress::new();
+    let req = req.map(|b| TrackedBody::new(b, progress.clone()));
+    let fut = target.route.client.request(req);
+    tokio::pin!(fut);
+    let result = loop {
+        let deadline = tokio::time::Instant::from_std(progress.last() + timeout);
+        tokio::select! {
+            r = &mut fut => break r,
+            _ = tokio::time::sleep_until(deadline) => {
+                if progress.last() + timeout <= std::time::Instant::now() {
+                    return Err(ProxyError::UpstreamTimeout { upstream, timeout });
+                }
+            }
+        }
+    };
+    match result {
+        Ok(resp) => Ok(resp),
+        Err(e) if is_timeout(&e) => Err(ProxyError::UpstreamTimeout {
             upstream,
             timeout: state.upstream.connect_timeout,
         }),
-        Ok(Err(e)) if e.is_connect() => Err(ProxyError::UpstreamConnect {
+        Err(e) if e.is_connect() => Err(ProxyError::UpstreamConnect {
             upstream,
             source: e.into(),
         }),
-        Ok(Err(e)) => Err(ProxyError::Upstream {
+        Err(e) => Err(ProxyError::Upstream {
             upstream,
             source: e.into(),
         }),
