@@ -30,7 +30,10 @@ use crate::config::BodyLimits;
 use crate::sigv4::PayloadHasher;
 
 /// Size of the reads from a spool file.
-const SPOOL_READ_CHUNK: usize = 64 * 1024;
+const SPOOL_READ_CHUNK: usize = 256 * 1024;
+/// Spool writes are batched to this size: each write to a tokio file is a hop to the
+/// blocking pool, and chunked client bodies arrive in small frames.
+const SPOOL_WRITE_BATCH: usize = 1024 * 1024;
 
 /// A fully read request body, its length and its SHA-256.
 #[derive(Debug)]
@@ -99,6 +102,7 @@ where
 /// A spool file being written.
 struct Spool {
     file: tokio::fs::File,
+    pending: BytesMut,
 }
 
 impl Spool {
@@ -114,14 +118,29 @@ impl Spool {
         tracing::debug!("spooling request body to a temporary file");
         Ok(Self {
             file: tokio::fs::File::from_std(file),
+            pending: BytesMut::with_capacity(SPOOL_WRITE_BATCH),
         })
     }
 
     async fn write(&mut self, data: &[u8]) -> Result<(), ProxyError> {
-        self.file.write_all(data).await.map_err(ProxyError::Spool)
+        self.pending.extend_from_slice(data);
+        if self.pending.len() >= SPOOL_WRITE_BATCH {
+            self.flush_pending().await?;
+        }
+        Ok(())
+    }
+
+    async fn flush_pending(&mut self) -> Result<(), ProxyError> {
+        self.file
+            .write_all(&self.pending)
+            .await
+            .map_err(ProxyError::Spool)?;
+        self.pending.clear();
+        Ok(())
     }
 
     async fn into_reader(mut self, len: u64) -> Result<SpoolReader, ProxyError> {
+        self.flush_pending().await?;
         self.file.flush().await.map_err(ProxyError::Spool)?;
         self.file
             .seek(SeekFrom::Start(0))
