@@ -262,7 +262,7 @@ print(s.recv(4096).decode().split("\r\n")[0])
 #[test]
 fn missing_credentials_answer_503_and_nothing_is_forwarded() {
     let (addr, rx) = recording_upstream();
-    let proxy = SigningProxy::start_args(
+    let mut proxy = SigningProxy::start_args(
         &[
             "serve",
             "--listen",
@@ -286,6 +286,9 @@ fn missing_credentials_answer_503_and_nothing_is_forwarded() {
         rx.recv_timeout(Duration::from_millis(300)).is_err(),
         "an unsigned request was forwarded"
     );
+    // The start-up check already warned about it.
+    let line = proxy.wait_for_log("credentials unavailable: requests on this route will get 503");
+    assert!(line.contains("route=reverse/0"), "{line}");
 }
 
 #[test]
@@ -375,6 +378,11 @@ fn signed_request_headers_access_log_and_no_secrets_in_trace_logs() {
         "x-amz-* headers must be signed: {auth}"
     );
 
+    let line = proxy.wait_for_log("credentials available");
+    assert!(
+        line.contains("AKID*****TEST"),
+        "masked key id expected: {line}"
+    );
     let line = proxy.wait_for_log("sigv4_proxy::access");
     for field in [
         "method=PUT",

@@ -92,6 +92,9 @@ pub(crate) fn run(args: ServeArgs) -> ExitCode {
 async fn serve(config: Config) -> Result<(), proxy::ProxyError> {
     let state = Arc::new(ProxyState::new(&config)?);
     let listeners = proxy::bind(&config).await?;
+    // Try every route's credentials once in the background, so a missing key shows up
+    // in the log at start rather than as the first request's 503.
+    tokio::spawn(proxy::check_credentials(state.clone()));
     {
         // A stable line per listener on stdout, so scripts and tests learn the port.
         let mut out = std::io::stdout().lock();
