@@ -286,6 +286,17 @@ fn missing_credentials_answer_503_and_nothing_is_forwarded() {
         rx.recv_timeout(Duration::from_millis(300)).is_err(),
         "an unsigned request was forwarded"
     );
+    // An upload is refused before its body is read (nothing spooled for nothing).
+    let dir = tempfile::tempdir().expect("tempdir");
+    let big = data_file(dir.path(), "big", 8 * 1024 * 1024, 3);
+    let (status, _) = status_and_body(&[
+        "-T",
+        big.to_str().expect("utf8"),
+        &format!("{}/bucket/big", proxy.endpoint("reverse")),
+    ]);
+    assert_eq!(status, "503");
+    let line = proxy.wait_for_log("path=/bucket/big");
+    assert!(line.contains("bytes_in=0"), "{line}");
     // The start-up check already warned about it.
     let line = proxy.wait_for_log("credentials unavailable: requests on this route will get 503");
     assert!(line.contains("route=reverse/0"), "{line}");

@@ -14,7 +14,7 @@ use super::headers;
 use super::respond::error_response;
 use super::route::{self, Target};
 use super::sign::{sign_request, SignWith};
-use super::state::{ListenerState, ProxyState};
+use super::state::{ListenerState, ProxyState, RouteState};
 use super::ProxyError;
 use crate::config::PayloadMode;
 use crate::sigv4::{PayloadHash, EMPTY_PAYLOAD_SHA256};
@@ -66,6 +66,9 @@ async fn proxy(
         }
     }
 
+    // Fail fast (503) before reading a possibly huge body when there are no credentials.
+    credentials(route).await?;
+
     let framing = client_body_framing(&parts.headers)?;
     let mut headers = parts.headers;
     headers::prepare_request(&mut headers, &route.config);
@@ -103,14 +106,9 @@ async fn proxy(
         (None, _, _, _) => PayloadHash::Precomputed(EMPTY_PAYLOAD_SHA256),
     };
 
-    let credentials = route
-        .credentials
-        .get()
-        .await
-        .map_err(|source| ProxyError::Credentials {
-            route: route.config.name.clone(),
-            source,
-        })?;
+    // Again after the body: a long upload may have outlived the first ones (cached, so
+    // usually free).
+    let credentials = credentials(route).await?;
     let settings = route.signing_settings(&target.service);
     sign_request(
         &parts.method,
@@ -135,6 +133,20 @@ async fn proxy(
     let (mut parts, body) = resp.into_parts();
     headers::strip_hop_by_hop(&mut parts.headers);
     Ok(Response::from_parts(parts, ResponseBody::upstream(body)))
+}
+
+/// The route's current credentials, or 503.
+async fn credentials(
+    route: &RouteState,
+) -> Result<std::sync::Arc<crate::credentials::Credentials>, ProxyError> {
+    route
+        .credentials
+        .get()
+        .await
+        .map_err(|source| ProxyError::Credentials {
+            route: route.config.name.clone(),
+            source,
+        })
 }
 
 /// Sends the signed request, mapping failures to 502/504.
