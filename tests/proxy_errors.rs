@@ -232,6 +232,20 @@ allowed_hosts = ["*.example.com"]
         );
         assert!(!body.contains(SECRET));
     }
+    // CONNECT (HTTPS_PROXY) is refused, not tunnelled unsigned.
+    let connect = r#"
+import os, socket
+host, port = os.environ["ADDR"].rsplit(":", 1)
+s = socket.create_connection((host, int(port)))
+s.sendall(b"CONNECT s3.us-east-1.amazonaws.com:443 HTTP/1.1\r\nHost: s3.us-east-1.amazonaws.com:443\r\n\r\n")
+print(s.recv(4096).decode())
+"#;
+    let fwd_addr = proxy.addr("fwd").to_string();
+    let out = python(connect, &[("ADDR", fwd_addr.as_str())]);
+    out.assert_success();
+    let text = out.stdout_str();
+    assert!(text.starts_with("HTTP/1.1 400 "), "{text}");
+    assert!(text.contains("CONNECT tunnels are not supported"), "{text}");
     // An upload trickling in for ~1.8 s (beyond the 700 ms response timeout) is not cut
     // off while it progresses: the timeout counts the upstream's silence after it.
     let trickle = r#"

@@ -46,6 +46,12 @@ async fn proxy(
     log: &mut AccessLog,
 ) -> Result<Response<ResponseBody>, ProxyError> {
     let (parts, body) = req.into_parts();
+    if parts.method == Method::CONNECT {
+        // Tunnels (HTTPS_PROXY) need TLS interception to be signed: not on this listener.
+        return Err(ProxyError::BadRequest(
+            "CONNECT tunnels are not supported on this listener; send http:// URLs through it (HTTP_PROXY)".into(),
+        ));
+    }
     let target = route::resolve(listener, &parts)?;
     let route = target.route;
     log.route = Some(route.config.name.clone());
