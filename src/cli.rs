@@ -2,6 +2,7 @@
 //! in its own module under `cli/`; `main.rs` only calls [`run`].
 
 mod ca;
+mod credentials;
 mod serve;
 mod sign;
 
@@ -31,6 +32,9 @@ pub enum Command {
     Presign(sign::PresignArgs),
     /// Print a CodeCommit Git username and password (Git credential-helper format).
     CodecommitPassword(sign::CodecommitArgs),
+    /// Load credentials as the proxy would and print where they came from, the masked
+    /// access key id and the expiry.
+    Credentials(credentials::CredentialsArgs),
 }
 
 /// Parses the command line and runs the chosen subcommand.
@@ -43,5 +47,6 @@ pub fn run() -> ExitCode {
         Some(Command::Sign(args)) => sign::run_sign(args),
         Some(Command::Presign(args)) => sign::run_presign(args),
         Some(Command::CodecommitPassword(args)) => sign::run_codecommit(args),
+        Some(Command::Credentials(args)) => credentials::run(args),
     }
 }

@@ -4,14 +4,34 @@
 //! (that is [`crate::sigv4`]) and does not know about HTTP routes (that is
 //! [`crate::proxy`]); the proxy holds one [`SharedCredentials`] per route.
 //!
+//! Providers (one module each): [`StaticProvider`] (+ [`KeySource`]), [`EnvironmentProvider`],
+//! [`ProfileProvider`] (shared files, roles, `credential_process`, web identity),
+//! [`AssumeRoleProvider`], [`WebIdentityProvider`], [`ContainerProvider`],
+//! [`ImdsProvider`]; [`ChainProvider`] tries them in the AWS order and
+//! [`SharedCredentials`] caches and refreshes. Everything reads the environment and the
+//! clock through a [`Context`], so tests never touch the process environment.
+//!
 //! Provider semantics follow aws-config: [`CredentialsError::NotLoaded`] means "not
 //! configured here, try the next provider"; any other error stops the chain.
 
+mod assume_role;
 mod cache;
+mod chain;
+mod clock;
 mod config;
+mod container;
+mod context;
+mod datetime;
 mod env;
 mod error;
+mod http;
+mod imds;
+mod process;
+mod profile;
+mod sso;
 mod static_provider;
+mod sts;
+mod web_identity;
 
 use std::fmt;
 use std::future::Future;
@@ -20,11 +40,20 @@ use std::time::SystemTime;
 
 use crate::secret::SecretString;
 
-pub use cache::SharedCredentials;
+pub use assume_role::AssumeRoleProvider;
+pub use cache::{CacheSettings, SharedCredentials};
+pub use chain::ChainProvider;
+pub use clock::{Clock, SystemClock, TokioClock};
 pub use config::CredentialsConfig;
+pub use container::ContainerProvider;
+pub use context::{Context, Env, MapEnv, ProcessEnv};
+pub use datetime::format_rfc3339;
 pub use env::EnvironmentProvider;
 pub use error::CredentialsError;
-pub use static_provider::StaticProvider;
+pub use imds::ImdsProvider;
+pub use profile::{region_from_profile, ProfileProvider};
+pub use static_provider::{KeySource, StaticProvider};
+pub use web_identity::WebIdentityProvider;
 
 /// A boxed, sendable future, as returned by [`ProvideCredentials`].
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

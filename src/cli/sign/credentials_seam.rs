@@ -1,12 +1,10 @@
 //! The one place where the signing commands get credentials: `--access-key-id` /
-//! `--secret-access-key-file` first, then the environment.
-//!
-//! A later issue swaps the environment lookup for the full provider chain; callers
-//! only ever call [`cli_credentials`].
+//! `--secret-access-key-file` first, then `--profile`, then the default AWS chain
+//! (the same providers as the proxy; see `cli/credentials.rs`).
 
 use std::path::PathBuf;
 
-use crate::credentials::{Credentials, CredentialsError, EnvironmentProvider};
+use crate::credentials::Credentials;
 use crate::secret::SecretString;
 
 use super::error::CliError;
@@ -23,6 +21,10 @@ pub(crate) struct CredentialArgs {
     /// File holding a session token, for temporary credentials given by flags.
     #[arg(long, value_name = "PATH")]
     pub(crate) session_token_file: Option<PathBuf>,
+    /// Take credentials from this profile of the shared AWS files instead of the
+    /// default chain.
+    #[arg(long, value_name = "NAME", conflicts_with = "access_key_id")]
+    pub(crate) profile: Option<String>,
 }
 
 fn read_secret(path: &PathBuf, what: &str) -> Result<SecretString, CliError> {
@@ -37,8 +39,9 @@ fn read_secret(path: &PathBuf, what: &str) -> Result<SecretString, CliError> {
     Ok(SecretString::new(value))
 }
 
-/// The credentials to sign with: flags first, then `AWS_ACCESS_KEY_ID`,
-/// `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`.
+/// The credentials to sign with: flags first, then `--profile`, then the default
+/// chain (`AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/`AWS_SESSION_TOKEN`, the shared
+/// files, web identity, container, instance metadata).
 pub(crate) fn cli_credentials(args: &CredentialArgs) -> Result<Credentials, CliError> {
     match (&args.access_key_id, &args.secret_access_key_file) {
         (Some(akid), Some(path)) => {
@@ -67,15 +70,9 @@ pub(crate) fn cli_credentials(args: &CredentialArgs) -> Result<Credentials, CliE
         }
         (None, None) => {}
     }
-    EnvironmentProvider::load_from(|k| std::env::var(k).ok()).map_err(|e| match e {
-        CredentialsError::NotLoaded { .. } => CliError::MissingCredentials {
-            reason: "AWS_ACCESS_KEY_ID is not set".into(),
-        },
-        CredentialsError::InvalidConfiguration { .. } => CliError::MissingCredentials {
-            reason: "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not".into(),
-        },
-        other => CliError::MissingCredentials {
-            reason: other.to_string(),
-        },
-    })
+    crate::cli::credentials::load_blocking(args.profile.as_deref())
+        .map(|c| (*c).clone())
+        .map_err(|e| CliError::MissingCredentials {
+            reason: e.to_string(),
+        })
 }

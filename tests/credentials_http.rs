@@ -1,0 +1,344 @@
+//! Issue 4: the IMDSv2 and container credential providers against faithful local
+//! servers (see `credentials_fakes`), through the default chain where it matters.
+
+// Reason: helpers outside #[test] fns panic on failure, which fails the test.
+#![allow(clippy::unwrap_used)]
+
+mod credentials_fakes;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use credentials_fakes::{black_hole, container, credentials_json, imds, sso_portal, IMDS_TOKEN};
+use sigv4_proxy::credentials::{
+    ChainProvider, ContainerProvider, Context, CredentialsConfig, ImdsProvider, MapEnv,
+    ProvideCredentials, SystemClock,
+};
+
+const EXPIRATION: &str = "2099-01-01T00:00:00Z";
+
+fn ctx(vars: &[(&str, &str)]) -> Context {
+    Context::new(
+        Arc::new(vars.iter().copied().collect::<MapEnv>()),
+        Arc::new(SystemClock),
+    )
+}
+
+#[tokio::test]
+async fn imds_v2_token_then_role_then_credentials() {
+    let server = imds(
+        Some("web-role"),
+        credentials_json("ASIAIMDS", "imds-secret", "imds-token", EXPIRATION),
+    )
+    .await;
+    let url = server.url();
+    let c = ImdsProvider::new(ctx(&[("AWS_EC2_METADATA_SERVICE_ENDPOINT", &url)]))
+        .provide_credentials()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            c.access_key_id(),
+            c.secret_access_key(),
+            c.session_token(),
+            c.provider_name()
+        ),
+        ("ASIAIMDS", "imds-secret", Some("imds-token"), "Imds")
+    );
+    assert_eq!(
+        c.expiry(),
+        Some(std::time::UNIX_EPOCH + Duration::from_secs(4_070_908_800))
+    );
+    let reqs = server.requests();
+    let seen: Vec<(&str, &str)> = reqs
+        .iter()
+        .map(|r| (r.method.as_str(), r.path.as_str()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("PUT", "/latest/api/token"),
+            ("GET", "/latest/meta-data/iam/security-credentials/"),
+            ("GET", "/latest/meta-data/iam/security-credentials/web-role"),
+        ]
+    );
+    assert_eq!(
+        reqs[0].headers["x-aws-ec2-metadata-token-ttl-seconds"],
+        "21600"
+    );
+    for r in &reqs[1..] {
+        assert_eq!(r.headers["x-aws-ec2-metadata-token"], IMDS_TOKEN);
+    }
+}
+
+#[tokio::test]
+async fn imds_without_a_role_or_disabled_or_unreachable_moves_on() {
+    let server = imds(None, String::new()).await;
+    let url = server.url();
+    let err = ImdsProvider::new(ctx(&[("AWS_EC2_METADATA_SERVICE_ENDPOINT", &url)]))
+        .provide_credentials()
+        .await
+        .unwrap_err();
+    assert!(err.is_not_loaded(), "{err}");
+    assert!(err.to_string().contains("no IAM role"), "{err}");
+
+    let err = ImdsProvider::new(ctx(&[
+        ("AWS_EC2_METADATA_SERVICE_ENDPOINT", &url),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ]))
+    .provide_credentials()
+    .await
+    .unwrap_err();
+    assert!(err.is_not_loaded());
+    assert_eq!(server.requests().len(), 2, "disabled: no request sent");
+
+    // A host that accepts but never answers (like a firewalled 169.254.169.254): the
+    // provider gives up after its 1 s deadline and the chain moves on.
+    let (addr, _hole) = black_hole().await;
+    let started = Instant::now();
+    let err = ImdsProvider::new(ctx(&[(
+        "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+        &format!("http://{addr}"),
+    )]))
+    .provide_credentials()
+    .await
+    .unwrap_err();
+    assert!(err.is_not_loaded(), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn imds_is_last_in_the_default_chain() {
+    let server = imds(
+        Some("r"),
+        credentials_json("ASIACHAIN", "s", "t", EXPIRATION),
+    )
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    let url = server.url();
+    let home_s = home.path().display().to_string();
+    let shared = CredentialsConfig::default()
+        .build_with(&ctx(&[
+            ("HOME", &home_s),
+            ("AWS_EC2_METADATA_SERVICE_ENDPOINT", &url),
+        ]))
+        .unwrap();
+    let c = shared.get().await.unwrap();
+    assert_eq!(
+        (c.access_key_id(), c.provider_name()),
+        ("ASIACHAIN", "Imds")
+    );
+
+    // With environment keys set, the chain stops at the environment and IMDS is not asked.
+    let before = server.requests().len();
+    let c = ChainProvider::default_chain(
+        &ctx(&[
+            ("HOME", &home_s),
+            ("AWS_EC2_METADATA_SERVICE_ENDPOINT", &url),
+            ("AWS_ACCESS_KEY_ID", "AKIDENV"),
+            ("AWS_SECRET_ACCESS_KEY", "s"),
+        ]),
+        None,
+    )
+    .provide_credentials()
+    .await
+    .unwrap();
+    assert_eq!(c.provider_name(), "Environment");
+    assert_eq!(server.requests().len(), before);
+}
+
+#[tokio::test]
+async fn container_full_uri_with_token_and_token_file() {
+    let server = container(
+        "/v2/credentials/abc",
+        Some("Bearer pod-identity-token"),
+        credentials_json("ASIACONT", "cont-secret", "cont-token", EXPIRATION),
+    )
+    .await;
+    let uri = format!("{}/v2/credentials/abc", server.url());
+    let c = ContainerProvider::new(ctx(&[
+        ("AWS_CONTAINER_CREDENTIALS_FULL_URI", &uri),
+        (
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+            "Bearer pod-identity-token",
+        ),
+    ]))
+    .provide_credentials()
+    .await
+    .unwrap();
+    assert_eq!(
+        (
+            c.access_key_id(),
+            c.secret_access_key(),
+            c.session_token(),
+            c.provider_name()
+        ),
+        ("ASIACONT", "cont-secret", Some("cont-token"), "Container")
+    );
+    assert_eq!(
+        server.requests()[0].headers["authorization"],
+        "Bearer pod-identity-token"
+    );
+
+    // The token file wins over the variable, and is re-read (EKS rotates it).
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, "Bearer pod-identity-token\n").unwrap();
+    let provider = ContainerProvider::new(ctx(&[
+        ("AWS_CONTAINER_CREDENTIALS_FULL_URI", &uri),
+        ("AWS_CONTAINER_AUTHORIZATION_TOKEN", "wrong"),
+        (
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+            &token_file.display().to_string(),
+        ),
+    ]));
+    provider.provide_credentials().await.unwrap();
+    std::fs::write(&token_file, "Bearer rotated").unwrap();
+    let err = provider.provide_credentials().await.unwrap_err();
+    assert!(!err.is_not_loaded());
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with("Container: ") && msg.contains("HTTP 401"),
+        "{msg}"
+    );
+}
+
+#[tokio::test]
+async fn container_refuses_plain_http_to_other_hosts() {
+    for uri in ["http://example.com/creds", "http://10.0.0.1/creds"] {
+        let err = ContainerProvider::new(ctx(&[("AWS_CONTAINER_CREDENTIALS_FULL_URI", uri)]))
+            .provide_credentials()
+            .await
+            .unwrap_err();
+        assert!(!err.is_not_loaded());
+        assert!(
+            err.to_string().contains("plain http is only allowed"),
+            "{err}"
+        );
+    }
+    let err = ContainerProvider::new(ctx(&[]))
+        .provide_credentials()
+        .await
+        .unwrap_err();
+    assert!(err.is_not_loaded());
+}
+
+#[tokio::test]
+async fn container_comes_before_imds_in_the_chain() {
+    let cont = container(
+        "/creds",
+        None,
+        credentials_json("ASIACONT", "s", "t", EXPIRATION),
+    )
+    .await;
+    let md = imds(
+        Some("r"),
+        credentials_json("ASIAIMDS", "s", "t", EXPIRATION),
+    )
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    let c = ChainProvider::default_chain(
+        &ctx(&[
+            ("HOME", &home.path().display().to_string()),
+            (
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                &format!("{}/creds", cont.url()),
+            ),
+            ("AWS_EC2_METADATA_SERVICE_ENDPOINT", &md.url()),
+        ]),
+        None,
+    )
+    .provide_credentials()
+    .await
+    .unwrap();
+    assert_eq!(c.access_key_id(), "ASIACONT");
+    assert!(md.requests().is_empty());
+}
+
+#[tokio::test]
+async fn sso_profiles_exchange_the_cached_token() {
+    let token = "sso-cached-access-token-value";
+    let portal = sso_portal(
+        token,
+        "111122223333",
+        "ReadOnly",
+        r#"{"roleCredentials":{"accessKeyId":"ASIASSO","secretAccessKey":"sso-secret","sessionToken":"sso-token","expiration":4070908800000}}"#.to_owned(),
+    )
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    let aws = home.path().join(".aws");
+    std::fs::create_dir_all(aws.join("sso/cache")).unwrap();
+    std::fs::write(
+        aws.join("config"),
+        "[profile dev]\nsso_session = corp\nsso_account_id = 111122223333\nsso_role_name = ReadOnly\n\
+         [sso-session corp]\nsso_region = us-east-1\nsso_start_url = https://corp.awsapps.com/start\n\
+         [profile legacy]\nsso_start_url = https://legacy.awsapps.com/start\nsso_region = eu-west-1\n\
+         sso_account_id = 111122223333\nsso_role_name = ReadOnly\n\
+         [profile other]\nsso_session = corp\nsso_account_id = 999999999999\nsso_role_name = Admin\n",
+    )
+    .unwrap();
+    // File names: SHA-1 of the session name / start URL, as the AWS CLI writes them.
+    std::fs::write(
+        aws.join("sso/cache/ee0bfd2552fbd840c02cc48b6e823320543c450f.json"),
+        format!(
+            r#"{{"accessToken":"{token}","expiresAt":"2099-01-01T00:00:00Z","region":"us-east-1"}}"#
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        aws.join("sso/cache/79e435d7a515078e81c9dffc35f38d5687ebd3a7.json"),
+        r#"{"accessToken":"old","expiresAt":"2000-01-01T00:00:00Z"}"#,
+    )
+    .unwrap();
+    let home_s = home.path().display().to_string();
+    let url = portal.url();
+    let env = [
+        ("HOME", home_s.as_str()),
+        ("AWS_ENDPOINT_URL_SSO", url.as_str()),
+    ];
+    let c = CredentialsConfig::from_profile("dev")
+        .build_with(&ctx(&env))
+        .unwrap()
+        .get()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            c.access_key_id(),
+            c.secret_access_key(),
+            c.session_token(),
+            c.provider_name()
+        ),
+        ("ASIASSO", "sso-secret", Some("sso-token"), "Sso")
+    );
+    assert_eq!(
+        c.expiry(),
+        Some(std::time::UNIX_EPOCH + Duration::from_secs(4_070_908_800))
+    );
+    let reqs = portal.requests();
+    assert_eq!(reqs[0].query, "account_id=111122223333&role_name=ReadOnly");
+
+    let err = CredentialsConfig::from_profile("legacy")
+        .build_with(&ctx(&env))
+        .unwrap()
+        .get()
+        .await
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("expired") && msg.contains("aws sso login --profile legacy"),
+        "{msg}"
+    );
+
+    let err = CredentialsConfig::from_profile("other")
+        .build_with(&ctx(&env))
+        .unwrap()
+        .get()
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("HTTP 403"), "{err}");
+}
