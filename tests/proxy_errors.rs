@@ -449,6 +449,23 @@ fn check_config_reports_file_key_and_problem() {
         "{err}"
     );
 
+    // A credentials table is checked too (without fetching keys).
+    let creds = dir.path().join("creds.toml");
+    std::fs::write(&creds, "[[listeners]]\nlisten = \"127.0.0.1:0\"\n[[listeners.routes]]\nupstream = \"https://s3.us-east-1.amazonaws.com\"\ncredentials = { access_key_id = { env = \"SIGV4_PROXY_TEST_UNSET\" }, secret_access_key = { value = \"x\" } }\n").expect("write");
+    let out = Command::new(proxy_bin())
+        .args(["serve", "--check-config", "--config"])
+        .arg(&creds)
+        .env_remove("SIGV4_PROXY_TEST_UNSET")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("listeners[0].routes[0].credentials: ")
+            && err.contains("SIGV4_PROXY_TEST_UNSET is not set"),
+        "{err}"
+    );
+
     // The shipped example is valid.
     let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml");
     let out = Command::new(proxy_bin())
