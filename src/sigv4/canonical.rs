@@ -71,8 +71,9 @@ pub(crate) fn normalize_path(path: &str) -> Cow<'_, str> {
 /// Appends the canonical URI for the wire path `path`.
 ///
 /// `Double`: (normalise, then) percent-encode every byte except unreserved and `/`, so
-/// an existing `%20` becomes `%2520`. `Single` (S3): decode each segment and encode it
-/// once, so `/a%20b` stays `/a%20b` and `/a+b` becomes `/a%2Bb`.
+/// an existing `%20` becomes `%2520`. `Single` (S3): decode the path and encode it once,
+/// keeping `/`, so `/a%20b` stays `/a%20b`, `/a+b` becomes `/a%2Bb` and `/a%2Fb` becomes
+/// `/a/b` (S3 signs the object key, and the key of `/a%2Fb` is `a/b`).
 pub(crate) fn canonical_uri_into(
     out: &mut String,
     path: &str,
@@ -89,14 +90,9 @@ pub(crate) fn canonical_uri_into(
     }
     match encoding {
         UriEncoding::Double => percent_encode_into(out, &path, true),
-        UriEncoding::Single => {
-            for (i, seg) in path.split('/').enumerate() {
-                if i > 0 {
-                    out.push('/');
-                }
-                reencode_into(out, seg, false);
-            }
-        }
+        // S3 signs the object key encoded once: decode the wire path (so `%2F` is the
+        // `/` it stands for: the key of `/a%2Fb` is `a/b`), then encode it keeping `/`.
+        UriEncoding::Single => reencode_into(out, &path, true),
     }
 }
 

@@ -24,9 +24,9 @@ fn query(q: &str) -> String {
 fn s3_single_encoding_rules() {
     assert_eq!(s3("/a%20b"), "/a%20b");
     assert_eq!(s3("/a+b"), "/a%2Bb");
-    assert_eq!(s3("/a%2Fb"), "/a%2Fb");
+    assert_eq!(s3("/a%2Fb"), "/a/b");
     assert_eq!(s3("/a b"), "/a%20b");
-    assert_eq!(s3("/a%2fb"), "/a%2Fb");
+    assert_eq!(s3("/a%2fb"), "/a/b");
     assert_eq!(
         s3("/bucket/my-object//example//photo.user"),
         "/bucket/my-object//example//photo.user"
