@@ -408,3 +408,33 @@ fn sign_sigv4a_matches_the_suite_and_verifies() {
         .expect("SigV4a signature from the CLI verifies with public-key.json");
     assert!(v["authorization"].as_str().unwrap().starts_with("AWS4-ECDSA-P256-SHA256 Credential=AKIDEXAMPLE/20150830/service/aws4_request, SignedHeaders=host;x-amz-date;x-amz-region-set, Signature="));
 }
+
+/// A multi-region access point host names no region: with `--sigv4a` the region set
+/// stands in for it, so `--service` is all that is needed.
+#[test]
+fn sign_sigv4a_needs_no_region_when_a_region_set_is_given() {
+    let out = run(
+        cmd(&[
+            "sign",
+            "--url",
+            "https://mfzwi23gnjvgw.mrap.accesspoint.s3-global.amazonaws.com/key",
+            "--service",
+            "s3",
+            "--sigv4a",
+            "--region-set",
+            "*",
+            "--timestamp",
+            "20150830T123600Z",
+        ]),
+        b"",
+    );
+    let v = json(&out);
+    assert_eq!(v["credential_scope"], "20150830/s3/aws4_request");
+    let headers = v["headers"].as_array().unwrap();
+    assert!(
+        headers
+            .iter()
+            .any(|h| h[0] == "x-amz-region-set" && h[1] == "*"),
+        "{headers:?}"
+    );
+}

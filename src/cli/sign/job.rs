@@ -144,8 +144,13 @@ fn replaced_by_signer(name: &str, out_headers: &[(&'static str, String)]) -> boo
 }
 
 /// Resolves service and region (flags win, the URL's host fills the gaps).
+/// With SigV4a a given region set stands in for the region.
 fn service_and_region(job: &SignJob, host: &str) -> Result<(String, String), CliError> {
-    match (&job.service, &job.region) {
+    let region = match (&job.region, job.sigv4a) {
+        (None, true) => &job.region_set,
+        (r, _) => r,
+    };
+    match (&job.service, region) {
         (Some(s), Some(r)) => Ok((s.clone(), r.clone())),
         (s, r) => {
             let inferred = infer_endpoint(host)?;
