@@ -1,2 +1,37 @@
 //! The signing proxy: hyper server, routing, body hashing/spooling, upstream TLS client,
-//! forward mode, and the mapping of errors to HTTP responses. (Issue 3 fills this in.)
+//! forward mode, and the mapping of errors to HTTP responses.
+//!
+//! Layout: [`server`](run) accepts connections; `forward` runs one request through
+//! `route` (where to), `headers` (what is kept), `body` (hash/buffer/spool/stream),
+//! `sign` (the adapter to [`crate::sigv4`]) and `upstream` (the pooled TLS client);
+//! `respond` is the one place errors become responses; `access_log` writes one line
+//! per request. Configuration comes validated from [`crate::config`].
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! let config = sigv4_proxy::config::Config::load("config.toml".as_ref())?;
+//! let state = Arc::new(sigv4_proxy::proxy::ProxyState::new(&config)?);
+//! let listeners = sigv4_proxy::proxy::bind(&config).await?;
+//! sigv4_proxy::proxy::run(listeners, state, async {
+//!     let _ = tokio::signal::ctrl_c().await;
+//! })
+//! .await;
+//! # Ok(()) }
+//! ```
+
+mod access_log;
+mod body;
+mod error;
+mod forward;
+mod headers;
+mod respond;
+mod route;
+mod server;
+mod sign;
+mod state;
+mod upstream;
+
+pub use error::{BoxError, ProxyError};
+pub use server::run;
+pub use state::{bind, ListenerId, ProxyState};

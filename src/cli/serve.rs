@@ -1,14 +1,256 @@
-//! `sigv4-proxy serve`. (Issue 3 fills this in.)
+//! `sigv4-proxy serve` (also what plain `sigv4-proxy` runs): builds the configuration
+//! from `--config` (default `./config.toml`) or from flags for the one-route case,
+//! validates it (`--check-config` stops there), binds the listeners and serves until
+//! SIGINT/SIGTERM.
+//!
+//! Exit codes: 0 after a clean shutdown or a valid `--check-config`, 2 for a bad
+//! configuration or command line, 1 when the proxy cannot start (port taken, ...).
 
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+
+use crate::config::{Config, ConfigError, RawConfig, RawListener, RawRoute};
+use crate::proxy::{self, ProxyState};
+
+/// The file used when neither `--config` nor `--upstream`/`--forward` is given.
+const DEFAULT_CONFIG: &str = "config.toml";
+/// The address used by `--upstream`/`--forward` without `--listen`.
+const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
 /// Arguments of `serve`.
 #[derive(Debug, Default, clap::Args)]
-pub struct ServeArgs {}
+pub struct ServeArgs {
+    /// The configuration file (default: ./config.toml, unless --upstream or --forward
+    /// describe the only route).
+    #[arg(long, short = 'c', value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on: ADDR:PORT, or a PORT on 127.0.0.1. With a configuration
+    /// file, replaces the address of its single listener.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Reverse mode: the upstream base URL, e.g. https://s3.us-east-1.amazonaws.com.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["forward", "config"])]
+    pub upstream: Option<String>,
+    /// Forward mode (HTTP_PROXY): sign requests for AWS hosts named in absolute URIs.
+    #[arg(long, conflicts_with = "config")]
+    pub forward: bool,
+    /// The signing service (default: inferred from the upstream host).
+    #[arg(long, value_name = "NAME")]
+    pub service: Option<String>,
+    /// The signing region (default: inferred from the upstream host).
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+    /// Payload mode of the route: signed (default) or unsigned (S3 UNSIGNED-PAYLOAD).
+    #[arg(long, value_name = "MODE")]
+    pub payload: Option<String>,
+    /// Validate the configuration, print a summary and exit.
+    #[arg(long)]
+    pub check_config: bool,
+}
 
 /// Runs the proxy.
 pub(crate) fn run(args: ServeArgs) -> ExitCode {
-    let _ = args;
-    eprintln!("serve: not yet implemented");
-    ExitCode::from(2)
+    let config = match load(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if args.check_config {
+        println!("{}: configuration OK", config.source.display());
+        for l in &config.listeners {
+            println!("listener {} on {} ({:?})", l.name, l.listen, l.mode);
+            for r in &l.routes {
+                println!("  route {}: {}", r.name, describe_route(r));
+            }
+        }
+        return ExitCode::SUCCESS;
+    }
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", proxy_error_chain(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Config) -> Result<(), proxy::ProxyError> {
+    let state = Arc::new(ProxyState::new(&config)?);
+    let listeners = proxy::bind(&config).await?;
+    {
+        // A stable line per listener on stdout, so scripts and tests learn the port.
+        let mut out = std::io::stdout().lock();
+        for (l, id) in &listeners {
+            let cfg = &config.listeners[id.0];
+            if let Ok(addr) = l.local_addr() {
+                let _ = writeln!(
+                    out,
+                    "listening on http://{addr} listener={} mode={:?}",
+                    cfg.name, cfg.mode
+                );
+            }
+        }
+        let _ = writeln!(out, "sigv4-proxy ready");
+        let _ = out.flush();
+    }
+    proxy::run(listeners, state, shutdown_signal()).await;
+    Ok(())
+}
+
+fn proxy_error_chain(e: &proxy::ProxyError) -> String {
+    let mut s = e.to_string();
+    let mut cur = std::error::Error::source(e);
+    while let Some(src) = cur {
+        s.push_str(": ");
+        s.push_str(&src.to_string());
+        cur = src.source();
+    }
+    s
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // A second init (embedding, tests) keeps the first subscriber.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// The validated configuration the arguments describe.
+fn load(args: &ServeArgs) -> Result<Config, ConfigError> {
+    let cli = Path::new("<command line>");
+    let invalid = |key: &str, message: &str| ConfigError::Invalid {
+        file: cli.to_owned(),
+        key: key.to_owned(),
+        message: message.to_owned(),
+    };
+    if args.upstream.is_some() || args.forward {
+        let route = RawRoute {
+            upstream: args.upstream.clone(),
+            service: args.service.clone(),
+            region: args.region.clone(),
+            payload: args.payload.clone(),
+            ..RawRoute::default()
+        };
+        let listener = RawListener {
+            name: Some(if args.forward { "forward" } else { "reverse" }.into()),
+            listen: Some(args.listen.clone().unwrap_or_else(|| DEFAULT_LISTEN.into())),
+            mode: Some(if args.forward { "forward" } else { "reverse" }.into()),
+            routes: vec![route],
+        };
+        let raw = RawConfig {
+            listeners: vec![listener],
+            ..RawConfig::default()
+        };
+        return Config::from_raw(raw, cli);
+    }
+    for (set, flag) in [
+        (args.service.is_some(), "--service"),
+        (args.region.is_some(), "--region"),
+        (args.payload.is_some(), "--payload"),
+    ] {
+        if set {
+            return Err(invalid(
+                flag,
+                "applies only with --upstream or --forward; set it on the route in the configuration file",
+            ));
+        }
+    }
+    let path = args
+        .config
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
+    if args.config.is_none() && !path.exists() {
+        return Err(invalid(
+            "--config",
+            "no ./config.toml here; pass --config PATH, or --upstream URL (reverse mode) or --forward",
+        ));
+    }
+    let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+        file: path.clone(),
+        source,
+    })?;
+    let mut raw = RawConfig::parse(&text, &path)?;
+    if let Some(listen) = &args.listen {
+        match raw.listeners.as_mut_slice() {
+            [only] => only.listen = Some(listen.clone()),
+            _ => {
+                return Err(invalid(
+                    "--listen",
+                    "the configuration has several listeners; set their addresses in the file",
+                ))
+            }
+        }
+    }
+    Config::from_raw(raw, &path)
+}
+
+fn describe_route(r: &crate::config::RouteConfig) -> String {
+    use crate::config::RouteTarget;
+    let signing = format!(
+        "service={} region={} payload={:?}",
+        r.service.as_deref().unwrap_or("(from host)"),
+        r.region.as_deref().unwrap_or("(from host)"),
+        r.payload
+    );
+    match &r.target {
+        RouteTarget::Reverse {
+            host,
+            path_prefix,
+            upstream,
+        } => format!(
+            "{}{path_prefix} -> {}://{}{} {signing}",
+            host.as_deref().unwrap_or("*"),
+            if upstream.tls { "https" } else { "http" },
+            upstream.authority(),
+            upstream.base_path
+        ),
+        RouteTarget::Forward {
+            allowed_hosts,
+            scheme,
+        } => format!(
+            "forward to {} hosts pattern(s), scheme {scheme:?}, {signing}",
+            allowed_hosts.len()
+        ),
+    }
 }

@@ -8,6 +8,8 @@
 //! - [`aws`], [`curl`], [`python`] and the [`Cmd`] builder (`cmd.rs`): client programs
 //!   with an isolated environment (no inherited `AWS_*`, proxy or CA variables, empty
 //!   `HOME`, region `us-east-1`, no retries) and a time limit.
+//! - [`SigningProxy`] (`proxy.rs`): the `sigv4-proxy` binary from a config text or flags,
+//!   with its listeners' ephemeral addresses; [`data_file`] makes test payloads.
 //! - [`boto3_unsigned`] (`cmd.rs`): boto3 clients with `signature_version=UNSIGNED`.
 //! - [`write_test_file`], [`assert_same_file`] (`data.rs`): large deterministic payloads.
 //! - [`ChildGuard`], [`spawn_on_free_port`], [`free_port`], [`proxy_bin`] (`process.rs`)
@@ -49,6 +51,7 @@ mod cmd;
 mod data;
 mod moto;
 mod process;
+mod proxy;
 mod s3s;
 
 pub(crate) use ca::TestCa;
@@ -64,4 +67,5 @@ pub(crate) use process::{
     find_socket_addr, free_port, proxy_bin, spawn_on_free_port, tail, ChildGuard, Ready,
     READY_TIMEOUT,
 };
+pub(crate) use proxy::{data_file, SigningProxy};
 pub(crate) use s3s::S3sFs;

@@ -1,0 +1,114 @@
+//! [`RawConfig`]: `config.toml` exactly as serde reads it. Unknown keys are errors.
+//! Nothing here is validated; see [`super::Config::from_raw`].
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use crate::credentials::CredentialsConfig;
+
+/// The whole file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct RawConfig {
+    /// `[[listeners]]`: the addresses to listen on and their routes.
+    #[serde(default)]
+    pub listeners: Vec<RawListener>,
+    /// `[body]`: request body buffering and limits.
+    #[serde(default)]
+    pub body: RawBody,
+    /// `[upstream]`: upstream client settings.
+    #[serde(default)]
+    pub upstream: RawUpstream,
+    /// `[connect_to]`: `"host:port" = "addr:port"` connection overrides (like curl's
+    /// `--connect-to`): sign for and send SNI of the real name, connect elsewhere.
+    #[serde(default)]
+    pub connect_to: BTreeMap<String, String>,
+}
+
+/// One `[[listeners]]` table.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct RawListener {
+    /// A name for logs; defaults to `listener<N>`.
+    pub name: Option<String>,
+    /// `"127.0.0.1:8080"`, `"[::1]:8080"` or just `"8080"` (loopback).
+    pub listen: Option<String>,
+    /// `"reverse"` (default) or `"forward"`.
+    pub mode: Option<String>,
+    /// `[[listeners.routes]]`.
+    #[serde(default)]
+    pub routes: Vec<RawRoute>,
+}
+
+/// One `[[listeners.routes]]` table.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct RawRoute {
+    /// A name for logs; defaults to `<listener>/<N>`.
+    pub name: Option<String>,
+    /// Reverse mode: the upstream base URL (`https://s3.us-east-1.amazonaws.com`).
+    pub upstream: Option<String>,
+    /// Reverse mode: only requests whose `Host` is this (port ignored).
+    pub host: Option<String>,
+    /// Reverse mode: only requests whose path starts with this (default `/`).
+    pub path_prefix: Option<String>,
+    /// Forward mode: host patterns that may be signed (`*.amazonaws.com`, exact names).
+    pub allowed_hosts: Option<Vec<String>>,
+    /// Forward mode: `"https"` (default; upgrade `http://` requests) or `"client"`.
+    pub forward_scheme: Option<String>,
+    /// The signing service name; inferred from the host when absent.
+    pub service: Option<String>,
+    /// The signing region; inferred from the host when absent.
+    pub region: Option<String>,
+    /// `"signed"` (default; SHA-256 of the body) or `"unsigned"` (`UNSIGNED-PAYLOAD`).
+    pub payload: Option<String>,
+    /// A PEM file of extra CA certificates trusted for this route's upstream.
+    pub ca_file: Option<PathBuf>,
+    /// Headers set on every upstream request (before signing, so they are signed).
+    #[serde(default)]
+    pub add_headers: BTreeMap<String, String>,
+    /// Headers removed from every upstream request.
+    #[serde(default)]
+    pub remove_headers: Vec<String>,
+    /// Client headers normally stripped (`authorization`, `x-amz-date`,
+    /// `x-amz-security-token`, `x-amz-content-sha256`) that this route keeps.
+    #[serde(default)]
+    pub pass_through_headers: Vec<String>,
+    /// Headers forwarded but left out of the signature.
+    #[serde(default)]
+    pub unsigned_headers: Vec<String>,
+    /// Where this route's credentials come from (default: the standard chain).
+    #[serde(default)]
+    pub credentials: CredentialsConfig,
+}
+
+/// The `[body]` table.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct RawBody {
+    /// Bodies up to this size stay in memory; larger ones are spooled to a temp file.
+    pub memory_threshold_bytes: Option<u64>,
+    /// Larger bodies are answered with 413.
+    pub max_bytes: Option<u64>,
+    /// Where spool files go (default: the system temp directory).
+    pub spool_dir: Option<PathBuf>,
+}
+
+/// The `[upstream]` table.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct RawUpstream {
+    /// TCP connect timeout.
+    pub connect_timeout_ms: Option<u64>,
+    /// From sending the request (including the body) to the response headers.
+    pub response_timeout_ms: Option<u64>,
+    /// How long idle pooled connections are kept.
+    pub pool_idle_timeout_ms: Option<u64>,
+}

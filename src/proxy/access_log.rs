@@ -1,0 +1,83 @@
+//! [`AccessLog`]: the one log line per request. It is filled in as the request
+//! progresses and written when dropped, i.e. when the response body has been sent (or
+//! the client went away), so the byte counts and duration cover the whole exchange.
+
+use std::time::Instant;
+
+use http::Method;
+
+/// The fields of one access-log line. Never holds the query string (presigned URLs carry
+/// signatures there) or any header value.
+#[derive(Debug)]
+pub(crate) struct AccessLog {
+    pub(crate) listener: String,
+    pub(crate) method: Method,
+    pub(crate) path: String,
+    pub(crate) route: Option<String>,
+    pub(crate) upstream: Option<String>,
+    pub(crate) upstream_status: Option<u16>,
+    pub(crate) status: u16,
+    pub(crate) bytes_in: u64,
+    pub(crate) bytes_out: u64,
+    pub(crate) error: Option<String>,
+    started: Instant,
+}
+
+impl AccessLog {
+    /// A record for a request that just arrived.
+    pub(crate) fn new(listener: &str, method: Method, path: &str) -> Self {
+        Self {
+            listener: listener.to_owned(),
+            method,
+            path: path.to_owned(),
+            route: None,
+            upstream: None,
+            upstream_status: None,
+            status: 0,
+            bytes_in: 0,
+            bytes_out: 0,
+            error: None,
+            started: Instant::now(),
+        }
+    }
+}
+
+impl Drop for AccessLog {
+    fn drop(&mut self) {
+        let duration_ms = self.started.elapsed().as_secs_f64() * 1000.0;
+        let route = self.route.as_deref().unwrap_or("-");
+        let upstream = self.upstream.as_deref().unwrap_or("-");
+        let upstream_status = self.upstream_status.unwrap_or(0);
+        match &self.error {
+            None => tracing::info!(
+                target: "sigv4_proxy::access",
+                listener = %self.listener,
+                method = %self.method,
+                path = %self.path,
+                route,
+                upstream,
+                upstream_status,
+                status = self.status,
+                bytes_in = self.bytes_in,
+                bytes_out = self.bytes_out,
+                duration_ms,
+                "request"
+            ),
+            Some(error) => tracing::warn!(
+                target: "sigv4_proxy::access",
+                listener = %self.listener,
+                method = %self.method,
+                path = %self.path,
+                route,
+                upstream,
+                upstream_status,
+                status = self.status,
+                bytes_in = self.bytes_in,
+                bytes_out = self.bytes_out,
+                duration_ms,
+                error = %error,
+                "request failed"
+            ),
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! One request, end to end: route → headers → body (hash, buffer or spool, or stream
+//! through) → credentials → sign → upstream → response streamed back. Any failure is
+//! a [`ProxyError`], answered by [`super::respond::error_response`]; nothing is sent
+//! upstream before signing succeeded.
+
+use http::header::{self, HeaderValue};
+use http::{Method, Request, Response};
+use hyper::body::Incoming;
+
+use super::access_log::AccessLog;
+use super::body::{hash_and_buffer, RequestBody, ResponseBody};
+use super::error::chain;
+use super::headers;
+use super::respond::error_response;
+use super::route::{self, Target};
+use super::sign::{sign_request, SignWith};
+use super::state::{ListenerState, ProxyState};
+use super::ProxyError;
+use crate::config::PayloadMode;
+use crate::sigv4::{PayloadHash, EMPTY_PAYLOAD_SHA256};
+
+/// Proxies `req`, received on `listener`, and returns the response for the client
+/// (the upstream's, or an error). Writes one access-log line when the response ends.
+pub(crate) async fn handle(
+    state: &ProxyState,
+    listener: &ListenerState,
+    req: Request<Incoming>,
+) -> Response<ResponseBody> {
+    let mut log = AccessLog::new(&listener.name, req.method().clone(), req.uri().path());
+    let result = proxy(state, listener, req, &mut log).await;
+    let resp = match result {
+        Ok(resp) => resp,
+        Err(err) => {
+            log.error = Some(chain(&err));
+            error_response(&err)
+        }
+    };
+    log.status = resp.status().as_u16();
+    resp.map(|b| b.with_log(log))
+}
+
+async fn proxy(
+    state: &ProxyState,
+    listener: &ListenerState,
+    req: Request<Incoming>,
+    log: &mut AccessLog,
+) -> Result<Response<ResponseBody>, ProxyError> {
+    let (parts, body) = req.into_parts();
+    let target = route::resolve(listener, &parts)?;
+    let route = target.route;
+    log.route = Some(route.config.name.clone());
+    log.upstream = Some(target.host_port());
+
+    let declared = declared_length(&parts.headers)?;
+    // Whether upstream gets a Content-Length even for an empty body: when the client
+    // framed one (S3 answers a PUT without it with 411), or the method carries one (an
+    // HTTP/2 client may send an empty PUT with neither header).
+    let client_sent_body = declared.is_some()
+        || parts.headers.contains_key(header::TRANSFER_ENCODING)
+        || matches!(parts.method, Method::PUT | Method::POST | Method::PATCH);
+    if let Some(n) = declared {
+        if n > state.body.max_bytes {
+            return Err(ProxyError::BodyTooLarge {
+                limit: state.body.max_bytes,
+            });
+        }
+    }
+
+    let framing = client_body_framing(&parts.headers)?;
+    let mut headers = parts.headers;
+    headers::prepare_request(&mut headers, &route.config);
+    let host = HeaderValue::from_str(&target.authority()).map_err(|_| {
+        ProxyError::BadRequest("the upstream host is not a valid header value".into())
+    })?;
+    headers.insert(header::HOST, host);
+
+    // The body: stream it through (UNSIGNED-PAYLOAD with a known length), or read it
+    // all while hashing. A chunked upload on an UNSIGNED-PAYLOAD route has no length to
+    // send upstream, so it is buffered/spooled like a signed one, and since its hash is
+    // then known anyway it is signed with it.
+    //
+    // An aws-chunked body with an unsigned trailer (what SDKs send with flexible
+    // checksums over HTTPS) is forwarded as it is, framing and trailer included, and
+    // signed as STREAMING-UNSIGNED-PAYLOAD-TRAILER.
+    let unsigned =
+        route.config.payload == PayloadMode::Unsigned || framing == Framing::UnsignedTrailer;
+    let (body, len, sha256) = match (unsigned, declared) {
+        (_, Some(0)) => (RequestBody::Empty, 0, None),
+        (true, Some(n)) => (RequestBody::Streaming { body, remaining: n }, n, None),
+        _ => {
+            let h = hash_and_buffer(body, declared, &state.body).await?;
+            (h.body, h.len, Some(h.sha256))
+        }
+    };
+    log.bytes_in = len;
+    if len > 0 || client_sent_body {
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    }
+    let payload = match (&sha256, framing, route.config.payload, len) {
+        (_, Framing::UnsignedTrailer, _, _) => PayloadHash::StreamingUnsignedWithTrailer,
+        (Some(h), _, _, _) => PayloadHash::Precomputed(h),
+        (None, _, PayloadMode::Unsigned, n) if n > 0 => PayloadHash::Unsigned,
+        (None, _, _, _) => PayloadHash::Precomputed(EMPTY_PAYLOAD_SHA256),
+    };
+
+    let credentials = route
+        .credentials
+        .get()
+        .await
+        .map_err(|source| ProxyError::Credentials {
+            route: route.config.name.clone(),
+            source,
+        })?;
+    let settings = route.signing_settings(&target.service);
+    sign_request(
+        &parts.method,
+        &target.path_and_query,
+        &mut headers,
+        payload,
+        &SignWith {
+            credentials: &credentials,
+            service: &target.service,
+            region: &target.region,
+            settings: &settings,
+            key_cache: &route.key_cache,
+        },
+    )?;
+
+    let mut upstream_req = Request::new(body);
+    *upstream_req.method_mut() = parts.method;
+    *upstream_req.uri_mut() = target.uri()?;
+    *upstream_req.headers_mut() = headers;
+    let resp = send(state, &target, upstream_req).await?;
+    log.upstream_status = Some(resp.status().as_u16());
+    let (mut parts, body) = resp.into_parts();
+    headers::strip_hop_by_hop(&mut parts.headers);
+    Ok(Response::from_parts(parts, ResponseBody::upstream(body)))
+}
+
+/// Sends the signed request, mapping failures to 502/504.
+async fn send(
+    state: &ProxyState,
+    target: &Target<'_>,
+    req: Request<RequestBody>,
+) -> Result<Response<Incoming>, ProxyError> {
+    let timeout = state.upstream.response_timeout;
+    let upstream = target.host_port();
+    match tokio::time::timeout(timeout, target.route.client.request(req)).await {
+        Err(_) => Err(ProxyError::UpstreamTimeout { upstream, timeout }),
+        Ok(Ok(resp)) => Ok(resp),
+        Ok(Err(e)) if is_timeout(&e) => Err(ProxyError::UpstreamTimeout {
+            upstream,
+            timeout: state.upstream.connect_timeout,
+        }),
+        Ok(Err(e)) if e.is_connect() => Err(ProxyError::UpstreamConnect {
+            upstream,
+            source: e.into(),
+        }),
+        Ok(Err(e)) => Err(ProxyError::Upstream {
+            upstream,
+            source: e.into(),
+        }),
+    }
+}
+
+/// True when an I/O error somewhere in the chain is a timeout (the connect timeout).
+fn is_timeout(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(err);
+    while let Some(e) = cur {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::TimedOut {
+                return true;
+            }
+        }
+        cur = e.source();
+    }
+    false
+}
+
+/// How the client framed its body, from its `x-amz-content-sha256`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    /// A plain body (any hash the client claimed is replaced by the proxy's).
+    Plain,
+    /// `aws-chunked` with an unsigned trailer: forwarded verbatim.
+    UnsignedTrailer,
+}
+
+/// Refuses bodies whose chunks the client signed itself: their chunk signatures chain
+/// to the client's own seed signature and cannot be kept under the proxy's.
+fn client_body_framing(headers: &http::HeaderMap) -> Result<Framing, ProxyError> {
+    match headers.get("x-amz-content-sha256").map(|v| v.as_bytes()) {
+        Some(b"STREAMING-UNSIGNED-PAYLOAD-TRAILER") => Ok(Framing::UnsignedTrailer),
+        Some(v) if v.starts_with(b"STREAMING-") => Err(ProxyError::BadRequest(format!(
+            "the client signed its body in chunks (x-amz-content-sha256: {}); send unsigned requests (e.g. aws --no-sign-request) and let the proxy sign",
+            String::from_utf8_lossy(v)
+        ))),
+        _ => Ok(Framing::Plain),
+    }
+}
+
+/// The client's `Content-Length`, if any.
+fn declared_length(headers: &http::HeaderMap) -> Result<Option<u64>, ProxyError> {
+    match headers.get(header::CONTENT_LENGTH) {
+        None => Ok(None),
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .map(Some)
+            .ok_or_else(|| ProxyError::BadRequest("Content-Length is not a number".into())),
+    }
+}

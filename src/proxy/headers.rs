@@ -1,0 +1,134 @@
+//! Header rules: what is removed, kept and added on the way upstream and back.
+//!
+//! Upstream requests lose hop-by-hop headers (and any named in `Connection`), `Expect`
+//! (the proxy reads the body itself), the client's `Host` and `Content-Length` (both
+//! recomputed), and the client's own auth headers (`authorization`, `x-amz-date`,
+//! `x-amz-security-token`, `x-amz-content-sha256`) unless the route passes them
+//! through. Then the route's `remove_headers` and `add_headers` apply. Every header
+//! left is signed, except the signer's own exclusion list and the route's
+//! `unsigned_headers`.
+
+use http::header::{self, HeaderMap, HeaderName};
+
+use crate::config::{RouteConfig, CLIENT_AUTH_HEADERS};
+
+/// Hop-by-hop headers (RFC 9110 §7.6.1), plus the non-standard `proxy-connection`.
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Removes hop-by-hop headers, including those the `Connection` header names.
+pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+        .collect();
+    for n in &named {
+        headers.remove(n);
+    }
+    for n in HOP_BY_HOP {
+        headers.remove(*n);
+    }
+}
+
+/// Applies the request rules above to a client's headers.
+pub(crate) fn prepare_request(headers: &mut HeaderMap, route: &RouteConfig) {
+    strip_hop_by_hop(headers);
+    headers.remove(header::EXPECT);
+    headers.remove(header::HOST);
+    headers.remove(header::CONTENT_LENGTH);
+    for name in CLIENT_AUTH_HEADERS {
+        if !route.pass_through_headers.iter().any(|h| h == name) {
+            headers.remove(*name);
+        }
+    }
+    for name in &route.remove_headers {
+        headers.remove(name);
+    }
+    for (name, value) in &route.add_headers {
+        headers.insert(name.clone(), value.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http::HeaderValue;
+
+    use super::*;
+    use crate::config::{Config, RawConfig};
+
+    fn route(extra: &str) -> RouteConfig {
+        let text = format!(
+            "[[listeners]]\nlisten = \"1\"\nmode = \"forward\"\n[[listeners.routes]]\n{extra}\n"
+        );
+        let file = std::path::Path::new("t.toml");
+        let c =
+            Config::from_raw(RawConfig::parse(&text, file).expect("parse"), file).expect("valid");
+        c.listeners[0].routes[0].clone()
+    }
+
+    fn map(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (n, v) in pairs {
+            h.append(*n, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn strips_hop_by_hop_client_auth_and_recomputed_headers() {
+        let mut h = map(&[
+            ("connection", "keep-alive, x-private"),
+            ("x-private", "1"),
+            ("keep-alive", "timeout=5"),
+            ("transfer-encoding", "chunked"),
+            ("proxy-authorization", "Basic abc"),
+            ("expect", "100-continue"),
+            ("host", "localhost:8080"),
+            ("content-length", "5"),
+            ("authorization", "AWS4-HMAC-SHA256 old"),
+            ("x-amz-date", "20200101T000000Z"),
+            ("x-amz-security-token", "tok"),
+            ("x-amz-content-sha256", "UNSIGNED-PAYLOAD"),
+            ("x-amz-meta-a", "b"),
+            ("x-amz-acl", "private"),
+            ("content-type", "text/plain"),
+        ]);
+        prepare_request(&mut h, &route(""));
+        let mut names: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["content-type", "x-amz-acl", "x-amz-meta-a"]);
+    }
+
+    #[test]
+    fn route_rules_pass_through_remove_and_add() {
+        let mut h = map(&[
+            ("x-amz-security-token", "tok"),
+            ("authorization", "x"),
+            ("user-agent", "curl"),
+        ]);
+        let r = route("pass_through_headers = [\"x-amz-security-token\"]\nremove_headers = [\"User-Agent\"]\nadd_headers = { \"x-amz-request-payer\" = \"requester\" }");
+        prepare_request(&mut h, &r);
+        assert_eq!(
+            h.get("x-amz-security-token").map(|v| v.as_bytes()),
+            Some(&b"tok"[..])
+        );
+        assert!(h.get("authorization").is_none());
+        assert!(h.get("user-agent").is_none());
+        assert_eq!(
+            h.get("x-amz-request-payer").map(|v| v.as_bytes()),
+            Some(&b"requester"[..])
+        );
+    }
+}

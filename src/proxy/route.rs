@@ -1,0 +1,344 @@
+//! Routing: which route a request belongs to, and where it goes.
+//!
+//! - Reverse listeners pick the route whose `host` (if set) equals the request's host
+//!   and whose `path_prefix` starts its path; host-specific routes win over host-less
+//!   ones, then the longest prefix. The upstream path is the upstream URL's base path
+//!   followed by the client's path and query, byte for byte.
+//! - Forward listeners take the host from the absolute URI (or `Host`), sign only when
+//!   a route's allow-list matches, and use TLS upstream unless the route's
+//!   `forward_scheme` is `client`.
+
+use http::request::Parts;
+use http::uri::Authority;
+use http::Uri;
+
+use super::state::{ListenerState, RouteState};
+use super::ProxyError;
+use crate::config::{authority, ForwardScheme, ListenerMode, RouteTarget, UpstreamUrl};
+
+/// Where one request goes, and how it is signed.
+#[derive(Debug)]
+pub(crate) struct Target<'a> {
+    pub(crate) route: &'a RouteState,
+    pub(crate) tls: bool,
+    /// Lower-case, IPv6 without brackets.
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    /// Exactly what is sent upstream (and signed).
+    pub(crate) path_and_query: String,
+    pub(crate) service: String,
+    pub(crate) region: String,
+}
+
+impl Target<'_> {
+    /// The `Host` header value: `host[:port]`.
+    pub(crate) fn authority(&self) -> String {
+        authority(&self.host, self.port, self.tls)
+    }
+
+    /// `host:port`, for logs and errors.
+    pub(crate) fn host_port(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+
+    /// The absolute upstream URI.
+    pub(crate) fn uri(&self) -> Result<Uri, ProxyError> {
+        let scheme = if self.tls { "https" } else { "http" };
+        Uri::builder()
+            .scheme(scheme)
+            .authority(self.authority())
+            .path_and_query(self.path_and_query.as_str())
+            .build()
+            .map_err(|e| ProxyError::BadRequest(format!("cannot build the upstream URI: {e}")))
+    }
+}
+
+/// The host and port the client addressed (absolute URI first, then `Host`).
+fn request_authority(parts: &Parts) -> Result<Option<Authority>, ProxyError> {
+    if let Some(a) = parts.uri.authority() {
+        return Ok(Some(a.clone()));
+    }
+    match parts.headers.get(http::header::HOST) {
+        None => Ok(None),
+        Some(v) => Authority::try_from(v.as_bytes())
+            .map(Some)
+            .map_err(|_| ProxyError::BadRequest("the Host header is not a valid host".into())),
+    }
+}
+
+fn bare_host(a: &Authority) -> String {
+    a.host()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_ascii_lowercase()
+}
+
+/// Finds the route and upstream of a request on `listener`.
+pub(crate) fn resolve<'a>(
+    listener: &'a ListenerState,
+    parts: &Parts,
+) -> Result<Target<'a>, ProxyError> {
+    let authority = request_authority(parts)?;
+    let host = authority.as_ref().map(bare_host).unwrap_or_default();
+    let pq = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+    if !pq.starts_with('/') {
+        return Err(ProxyError::BadRequest(format!(
+            "request target {pq:?} is not a path"
+        )));
+    }
+    match listener.mode {
+        ListenerMode::Reverse => resolve_reverse(listener, host, pq, parts.uri.path()),
+        ListenerMode::Forward => {
+            let client_tls = parts.uri.scheme() == Some(&http::uri::Scheme::HTTPS);
+            let port = authority.as_ref().and_then(Authority::port_u16);
+            resolve_forward(listener, host, port, client_tls, pq)
+        }
+    }
+}
+
+fn resolve_reverse<'a>(
+    listener: &'a ListenerState,
+    host: String,
+    pq: &str,
+    path: &str,
+) -> Result<Target<'a>, ProxyError> {
+    let mut best: Option<(&RouteState, &UpstreamUrl, (bool, usize))> = None;
+    for r in &listener.routes {
+        let RouteTarget::Reverse {
+            host: want_host,
+            path_prefix,
+            upstream,
+        } = &r.config.target
+        else {
+            continue;
+        };
+        if want_host.as_ref().is_some_and(|h| *h != host) || !path.starts_with(path_prefix.as_str())
+        {
+            continue;
+        }
+        let rank = (want_host.is_some(), path_prefix.len());
+        if best.as_ref().is_none_or(|(_, _, b)| rank > *b) {
+            best = Some((r, upstream, rank));
+        }
+    }
+    let Some((route, upstream, _)) = best else {
+        return Err(ProxyError::NoRoute {
+            host,
+            path: path.to_owned(),
+        });
+    };
+    Ok(Target {
+        route,
+        tls: upstream.tls,
+        host: upstream.host.clone(),
+        port: upstream.port,
+        path_and_query: format!("{}{pq}", upstream.base_path),
+        // invariant: Config::from_raw fills both for reverse routes (given or inferred)
+        service: route.config.service.clone().unwrap_or_default(),
+        region: route.config.region.clone().unwrap_or_default(),
+    })
+}
+
+fn resolve_forward<'a>(
+    listener: &'a ListenerState,
+    host: String,
+    port: Option<u16>,
+    client_tls: bool,
+    pq: &str,
+) -> Result<Target<'a>, ProxyError> {
+    if host.is_empty() {
+        return Err(ProxyError::BadRequest(
+            "forward proxy request without a host (send an absolute URI or a Host header)".into(),
+        ));
+    }
+    let found = listener.routes.iter().find_map(|r| match &r.config.target {
+        RouteTarget::Forward {
+            allowed_hosts,
+            scheme,
+        } if allowed_hosts.iter().any(|p| p.matches(&host)) => Some((r, *scheme)),
+        _ => None,
+    });
+    let Some((route, scheme)) = found else {
+        return Err(ProxyError::HostNotAllowed { host });
+    };
+    let (tls, port) = match scheme {
+        ForwardScheme::Https => (true, port.filter(|p| *p != 80).unwrap_or(443)),
+        ForwardScheme::Client => (
+            client_tls,
+            port.unwrap_or(if client_tls { 443 } else { 80 }),
+        ),
+    };
+    let (service, region) = match (&route.config.service, &route.config.region) {
+        (Some(s), Some(r)) => (s.clone(), r.clone()),
+        (s, r) => {
+            let inferred = crate::sigv4::infer_endpoint(&host)?;
+            (
+                s.clone().unwrap_or(inferred.service),
+                r.clone().unwrap_or(inferred.region),
+            )
+        }
+    };
+    Ok(Target {
+        route,
+        tls,
+        host,
+        port,
+        path_and_query: pq.to_owned(),
+        service,
+        region,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, RawConfig};
+    use crate::proxy::ProxyState;
+
+    fn state(text: &str) -> ProxyState {
+        let file = std::path::Path::new("t.toml");
+        let config =
+            Config::from_raw(RawConfig::parse(text, file).expect("parse"), file).expect("valid");
+        ProxyState::new(&config).expect("state")
+    }
+
+    fn parts(uri: &str, host: Option<&str>) -> Parts {
+        let mut b = http::Request::builder().uri(uri);
+        if let Some(h) = host {
+            b = b.header("host", h);
+        }
+        b.body(()).expect("request").into_parts().0
+    }
+
+    const REVERSE: &str = r#"
+[[listeners]]
+listen = "1"
+[[listeners.routes]]
+name = "any"
+upstream = "https://s3.us-east-1.amazonaws.com/base/"
+service = "s3"
+region = "us-east-1"
+[[listeners.routes]]
+name = "logs"
+path_prefix = "/logs/"
+upstream = "http://127.0.0.1:9000"
+service = "s3"
+region = "eu-west-1"
+[[listeners.routes]]
+name = "by-host"
+host = "ddb.local"
+upstream = "https://dynamodb.us-east-1.amazonaws.com"
+service = "dynamodb"
+region = "us-east-1"
+"#;
+
+    #[test]
+    fn reverse_picks_host_then_longest_prefix_and_keeps_the_path_verbatim() {
+        let s = state(REVERSE);
+        let l = &s.listeners[0];
+        let t = resolve(l, &parts("/b/a%20b+c?x=%2F&y", Some("localhost:8080"))).expect("route");
+        assert_eq!(t.route.config.name, "any");
+        assert_eq!(t.authority(), "s3.us-east-1.amazonaws.com");
+        assert_eq!(t.path_and_query, "/base/b/a%20b+c?x=%2F&y");
+        assert_eq!(
+            t.uri().expect("uri").to_string(),
+            "https://s3.us-east-1.amazonaws.com/base/b/a%20b+c?x=%2F&y"
+        );
+
+        let t = resolve(l, &parts("/logs/x", Some("localhost"))).expect("route");
+        assert_eq!(
+            (t.route.config.name.as_str(), t.region.as_str()),
+            ("logs", "eu-west-1")
+        );
+        assert_eq!(t.authority(), "127.0.0.1:9000");
+        assert!(!t.tls);
+
+        // Host-specific beats a longer prefix on a host-less route; the port is ignored.
+        let t = resolve(l, &parts("/logs/x", Some("DDB.local:8080"))).expect("route");
+        assert_eq!(
+            (t.route.config.name.as_str(), t.service.as_str()),
+            ("by-host", "dynamodb")
+        );
+    }
+
+    #[test]
+    fn reverse_without_a_matching_route_is_no_route() {
+        let s = state(
+            "[[listeners]]\nlisten = \"1\"\n[[listeners.routes]]\npath_prefix = \"/only/\"\nupstream = \"http://127.0.0.1:1\"\nservice = \"s3\"\nregion = \"us-east-1\"\n",
+        );
+        let e = resolve(&s.listeners[0], &parts("/other", Some("h"))).expect_err("no route");
+        assert!(matches!(e, ProxyError::NoRoute { .. }), "{e:?}");
+    }
+
+    const FORWARD: &str = r#"
+[[listeners]]
+listen = "1"
+mode = "forward"
+[[listeners.routes]]
+name = "plain"
+allowed_hosts = ["*.internal.example"]
+forward_scheme = "client"
+service = "execute-api"
+region = "eu-west-1"
+[[listeners.routes]]
+name = "aws"
+"#;
+
+    #[test]
+    fn forward_upgrades_to_https_and_infers_service_and_region() {
+        let s = state(FORWARD);
+        let l = &s.listeners[0];
+        let t = resolve(
+            l,
+            &parts(
+                "http://sqs.eu-central-1.amazonaws.com/?Action=ListQueues",
+                None,
+            ),
+        )
+        .expect("route");
+        assert_eq!(t.route.config.name, "aws");
+        assert!(t.tls);
+        assert_eq!(t.port, 443);
+        assert_eq!(
+            (t.service.as_str(), t.region.as_str()),
+            ("sqs", "eu-central-1")
+        );
+        assert_eq!(t.path_and_query, "/?Action=ListQueues");
+
+        // An explicit non-default port is kept; :80 becomes 443.
+        let t =
+            resolve(l, &parts("http://s3.us-east-1.amazonaws.com:8443/b", None)).expect("route");
+        assert_eq!(t.authority(), "s3.us-east-1.amazonaws.com:8443");
+        let t = resolve(l, &parts("http://s3.us-east-1.amazonaws.com:80/b", None)).expect("route");
+        assert_eq!(t.authority(), "s3.us-east-1.amazonaws.com");
+
+        // forward_scheme = "client" keeps plain http.
+        let t = resolve(l, &parts("http://api.internal.example/x", None)).expect("route");
+        assert_eq!(
+            (t.route.config.name.as_str(), t.tls, t.port),
+            ("plain", false, 80)
+        );
+
+        // Origin-form with a Host header works too.
+        let t = resolve(l, &parts("/x", Some("sts.amazonaws.com"))).expect("route");
+        assert_eq!(t.service, "sts");
+    }
+
+    #[test]
+    fn forward_refuses_hosts_off_the_allow_list() {
+        let s = state(FORWARD);
+        let l = &s.listeners[0];
+        for uri in [
+            "http://example.com/",
+            "http://amazonaws.com/",
+            "http://s3.amazonaws.com.evil.net/",
+            "http://169.254.169.254/latest/meta-data/",
+        ] {
+            let e = resolve(l, &parts(uri, None)).expect_err(uri);
+            assert!(
+                matches!(e, ProxyError::HostNotAllowed { .. }),
+                "{uri}: {e:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! [`ProxyState`]: the configuration turned into live objects, shared by every
+//! connection: per listener its routes, per route its credentials cache, signing-key
+//! cache, signing settings and pooled upstream client.
+
+use std::borrow::Cow;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+use super::upstream::{build_client, UpstreamClient};
+use super::ProxyError;
+use crate::config::{BodyLimits, Config, ListenerMode, RouteConfig, UpstreamSettings};
+use crate::credentials::SharedCredentials;
+use crate::sigv4::{SigningKeyCache, SigningSettings};
+
+/// Everything the server needs to proxy requests. Build it once with [`ProxyState::new`]
+/// and share it (`Arc`) between listeners.
+#[derive(Debug)]
+pub struct ProxyState {
+    pub(crate) listeners: Vec<ListenerState>,
+    pub(crate) body: BodyLimits,
+    pub(crate) upstream: UpstreamSettings,
+}
+
+/// Index of a listener in [`Config::listeners`] (and in [`ProxyState`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ListenerId(pub usize);
+
+#[derive(Debug)]
+pub(crate) struct ListenerState {
+    pub(crate) name: String,
+    pub(crate) mode: ListenerMode,
+    pub(crate) routes: Vec<RouteState>,
+}
+
+#[derive(Debug)]
+pub(crate) struct RouteState {
+    pub(crate) config: RouteConfig,
+    pub(crate) credentials: SharedCredentials,
+    pub(crate) key_cache: SigningKeyCache,
+    pub(crate) client: UpstreamClient,
+    /// Settings for the route's fixed service (reverse routes; forward routes with a
+    /// `service`), computed once.
+    fixed_settings: Option<SigningSettings>,
+}
+
+impl RouteState {
+    /// Signing settings for `service`, with the route's unsigned headers excluded.
+    pub(crate) fn signing_settings(&self, service: &str) -> Cow<'_, SigningSettings> {
+        match (&self.fixed_settings, &self.config.service) {
+            (Some(s), Some(fixed)) if fixed == service => Cow::Borrowed(s),
+            _ => Cow::Owned(settings_for(service, &self.config.unsigned_headers)),
+        }
+    }
+}
+
+fn settings_for(service: &str, unsigned_headers: &[String]) -> SigningSettings {
+    let mut s = SigningSettings::for_service(service);
+    s.excluded_headers.extend(unsigned_headers.iter().cloned());
+    s
+}
+
+impl ProxyState {
+    /// Builds credentials providers and upstream clients for every route. Fetches no
+    /// credentials yet (the first request does).
+    pub fn new(config: &Config) -> Result<Self, ProxyError> {
+        let connect_to = Arc::new(config.connect_to.clone());
+        let mut listeners = Vec::with_capacity(config.listeners.len());
+        for l in &config.listeners {
+            let mut routes = Vec::with_capacity(l.routes.len());
+            for r in &l.routes {
+                let credentials = r.credentials.build().map_err(|e| ProxyError::Setup {
+                    what: format!("route {}: setting up credentials", r.name),
+                    source: e.into(),
+                })?;
+                routes.push(RouteState {
+                    config: r.clone(),
+                    credentials,
+                    key_cache: SigningKeyCache::new(),
+                    client: build_client(&r.extra_ca, connect_to.clone(), &config.upstream)?,
+                    fixed_settings: r
+                        .service
+                        .as_deref()
+                        .map(|s| settings_for(s, &r.unsigned_headers)),
+                });
+            }
+            listeners.push(ListenerState {
+                name: l.name.clone(),
+                mode: l.mode,
+                routes,
+            });
+        }
+        Ok(Self {
+            listeners,
+            body: config.body.clone(),
+            upstream: config.upstream.clone(),
+        })
+    }
+
+    pub(crate) fn listener(&self, id: ListenerId) -> Option<&ListenerState> {
+        self.listeners.get(id.0)
+    }
+}
+
+/// Binds every listener of `config`, in order (`127.0.0.1:0` gives an ephemeral port;
+/// read it back with `TcpListener::local_addr`).
+pub async fn bind(config: &Config) -> Result<Vec<(TcpListener, ListenerId)>, ProxyError> {
+    let mut out = Vec::with_capacity(config.listeners.len());
+    for (i, l) in config.listeners.iter().enumerate() {
+        out.push((bind_one(l.listen, &l.name).await?, ListenerId(i)));
+    }
+    Ok(out)
+}
+
+async fn bind_one(addr: SocketAddr, name: &str) -> Result<TcpListener, ProxyError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| ProxyError::Setup {
+            what: format!("listener {name}: cannot listen on {addr}"),
+            source: e.into(),
+        })
+}
