@@ -6,6 +6,8 @@
 # $BENCH_TMP/NAME.out/.err), wait_line FILE REGEX [SECS] (wait for a line, print it),
 # and a trap that stops every process started with start_bg (TERM, then KILL).
 
+# The variables set here (UPSTREAM_ADDR, PROXY_PID, ...) are read by the sourcing scripts.
+# shellcheck disable=SC2034
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -68,8 +68,8 @@ for case in $CASES; do
         continue
     fi
     case "$case" in
-        signed) payload=signed; mode=file; framing="Content-Length" ;;
-        unsigned) payload=unsigned; mode=file; framing="Content-Length" ;;
+        signed) payload=signed; mode="file"; framing="Content-Length" ;;
+        unsigned) payload=unsigned; mode="file"; framing="Content-Length" ;;
         chunked) payload=signed; mode=pipe; framing="chunked" ;;
         *) log "unknown case $case"; exit 2 ;;
     esac
