@@ -12,12 +12,13 @@
 
 mod error;
 mod raw;
+mod types;
 mod validate;
 
 pub use error::ConfigError;
 pub use raw::{RawBody, RawConfig, RawListener, RawRoute, RawUpstream};
-pub(crate) use validate::{authority, CLIENT_AUTH_HEADERS};
-pub use validate::{
+pub(crate) use types::{authority, CLIENT_AUTH_HEADERS};
+pub use types::{
     BodyLimits, Config, ConnectTo, ForwardScheme, HostPattern, ListenerConfig, ListenerMode,
     PayloadMode, RouteConfig, RouteTarget, UpstreamSettings, UpstreamUrl, DEFAULT_ALLOWED_HOSTS,
 };

@@ -34,4 +34,4 @@ mod upstream;
 
 pub use error::{BoxError, ProxyError};
 pub use server::run;
-pub use state::{bind, ListenerId, ProxyState};
+pub use state::{bind, check_credentials, ListenerId, ProxyState};

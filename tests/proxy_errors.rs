@@ -126,6 +126,15 @@ service = "execute-api"
 region = "eu-west-1"
 
 [[listeners]]
+name = "stream"
+listen = "127.0.0.1:0"
+[[listeners.routes]]
+upstream = "http://{ok_addr}"
+service = "s3"
+region = "us-east-1"
+payload = "unsigned"
+
+[[listeners]]
 name = "fwd"
 listen = "127.0.0.1:0"
 mode = "forward"
@@ -223,6 +232,36 @@ allowed_hosts = ["*.example.com"]
         );
         assert!(!body.contains(SECRET));
     }
+    // CONNECT (HTTPS_PROXY) is refused, not tunnelled unsigned.
+    let connect = r#"
+import os, socket
+host, port = os.environ["ADDR"].rsplit(":", 1)
+s = socket.create_connection((host, int(port)))
+s.sendall(b"CONNECT s3.us-east-1.amazonaws.com:443 HTTP/1.1\r\nHost: s3.us-east-1.amazonaws.com:443\r\n\r\n")
+print(s.recv(4096).decode())
+"#;
+    let fwd_addr = proxy.addr("fwd").to_string();
+    let out = python(connect, &[("ADDR", fwd_addr.as_str())]);
+    out.assert_success();
+    let text = out.stdout_str();
+    assert!(text.starts_with("HTTP/1.1 400 "), "{text}");
+    assert!(text.contains("CONNECT tunnels are not supported"), "{text}");
+    // An upload trickling in for ~1.8 s (beyond the 700 ms response timeout) is not cut
+    // off while it progresses: the timeout counts the upstream's silence after it.
+    let trickle = r#"
+import os, socket, time
+host, port = os.environ["ADDR"].rsplit(":", 1)
+s = socket.create_connection((host, int(port)))
+s.sendall(b"PUT /b/slow HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\n\r\n")
+for part in (b"aaaa", b"bbbb", b"cccc"):
+    time.sleep(0.6)
+    s.sendall(part)
+print(s.recv(4096).decode().split("\r\n")[0])
+"#;
+    let addr = proxy.addr("stream").to_string();
+    let out = python(trickle, &[("ADDR", addr.as_str())]);
+    out.assert_success();
+    assert_eq!(out.stdout_str().trim(), "HTTP/1.1 200 OK");
     // The proxy still serves after all that.
     let (got, body) = status_and_body(&[&format!("{}/only/fine", proxy.endpoint("ok"))]);
     assert_eq!((got.as_str(), body.as_str()), ("200", "ok"));
@@ -237,7 +276,7 @@ allowed_hosts = ["*.example.com"]
 #[test]
 fn missing_credentials_answer_503_and_nothing_is_forwarded() {
     let (addr, rx) = recording_upstream();
-    let proxy = SigningProxy::start_args(
+    let mut proxy = SigningProxy::start_args(
         &[
             "serve",
             "--listen",
@@ -261,6 +300,20 @@ fn missing_credentials_answer_503_and_nothing_is_forwarded() {
         rx.recv_timeout(Duration::from_millis(300)).is_err(),
         "an unsigned request was forwarded"
     );
+    // An upload is refused before its body is read (nothing spooled for nothing).
+    let dir = tempfile::tempdir().expect("tempdir");
+    let big = data_file(dir.path(), "big", 8 * 1024 * 1024, 3);
+    let (status, _) = status_and_body(&[
+        "-T",
+        big.to_str().expect("utf8"),
+        &format!("{}/bucket/big", proxy.endpoint("reverse")),
+    ]);
+    assert_eq!(status, "503");
+    let line = proxy.wait_for_log("path=/bucket/big");
+    assert!(line.contains("bytes_in=0"), "{line}");
+    // The start-up check already warned about it.
+    let line = proxy.wait_for_log("credentials unavailable: requests on this route will get 503");
+    assert!(line.contains("route=reverse/0"), "{line}");
 }
 
 #[test]
@@ -350,6 +403,11 @@ fn signed_request_headers_access_log_and_no_secrets_in_trace_logs() {
         "x-amz-* headers must be signed: {auth}"
     );
 
+    let line = proxy.wait_for_log("credentials available");
+    assert!(
+        line.contains("AKID*****TEST"),
+        "masked key id expected: {line}"
+    );
     let line = proxy.wait_for_log("sigv4_proxy::access");
     for field in [
         "method=PUT",
@@ -388,6 +446,23 @@ fn check_config_reports_file_key_and_problem() {
             "{}: listeners[0].routes[0].upstream: \"ftp://nowhere\" must start with https://",
             bad.display()
         )),
+        "{err}"
+    );
+
+    // A credentials table is checked too (without fetching keys).
+    let creds = dir.path().join("creds.toml");
+    std::fs::write(&creds, "[[listeners]]\nlisten = \"127.0.0.1:0\"\n[[listeners.routes]]\nupstream = \"https://s3.us-east-1.amazonaws.com\"\ncredentials = { access_key_id = { env = \"SIGV4_PROXY_TEST_UNSET\" }, secret_access_key = { value = \"x\" } }\n").expect("write");
+    let out = Command::new(proxy_bin())
+        .args(["serve", "--check-config", "--config"])
+        .arg(&creds)
+        .env_remove("SIGV4_PROXY_TEST_UNSET")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("listeners[0].routes[0].credentials: ")
+            && err.contains("SIGV4_PROXY_TEST_UNSET is not set"),
         "{err}"
     );
 

@@ -269,3 +269,150 @@ region = "us-east-1"
         "{text}"
     );
 }
+
+/// What the HTTP/2 upstream saw of one request.
+#[derive(Debug)]
+struct Seen {
+    version: http::Version,
+    authority: Option<String>,
+    authorization: Option<String>,
+    body: Vec<u8>,
+}
+
+/// An in-process TLS upstream offering `h2` and `http/1.1` by ALPN; answers 200.
+fn h2_tls_upstream(ca: &TestCa) -> (std::net::SocketAddr, std::sync::mpsc::Receiver<Seen>) {
+    use http_body_util::BodyExt;
+    let (cert_pem, key_pem) = ca.issue_pem(&["h2.example.com", "127.0.0.1"]);
+    let certs = rustls_pemfile::certs(&mut cert_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .expect("certs");
+    let key = rustls_pemfile::private_key(&mut key_pem.as_bytes())
+        .expect("key")
+        .expect("a key");
+    let mut tls = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .expect("server config");
+    tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(tls));
+    let std_listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    std_listener.set_nonblocking(true).expect("nonblocking");
+    let addr = std_listener.local_addr().expect("addr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(std_listener).expect("listener");
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    return;
+                };
+                let (acceptor, tx) = (acceptor.clone(), tx.clone());
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let svc = hyper::service::service_fn(
+                        move |req: http::Request<hyper::body::Incoming>| {
+                            let tx = tx.clone();
+                            async move {
+                                let version = req.version();
+                                let authority = req.uri().authority().map(|a| a.to_string());
+                                let authorization = req
+                                    .headers()
+                                    .get("authorization")
+                                    .and_then(|v| v.to_str().ok())
+                                    .map(str::to_owned);
+                                let body = req
+                                    .into_body()
+                                    .collect()
+                                    .await
+                                    .map(|b| b.to_bytes().to_vec())
+                                    .unwrap_or_default();
+                                let _ = tx.send(Seen {
+                                    version,
+                                    authority,
+                                    authorization,
+                                    body,
+                                });
+                                Ok::<_, std::convert::Infallible>(http::Response::new(
+                                    http_body_util::Full::new(bytes::Bytes::from_static(b"h2 ok")),
+                                ))
+                            }
+                        },
+                    );
+                    let _ = hyper_util::server::conn::auto::Builder::new(
+                        hyper_util::rt::TokioExecutor::new(),
+                    )
+                    .serve_connection(hyper_util::rt::TokioIo::new(tls), svc)
+                    .await;
+                });
+            }
+        });
+    });
+    (addr, rx)
+}
+
+#[test]
+fn upstream_http2_is_used_when_alpn_offers_it() {
+    let ca = TestCa::temp();
+    let (addr, seen) = h2_tls_upstream(&ca);
+    let config = format!(
+        r#"
+[[listeners]]
+name = "h2"
+listen = "127.0.0.1:0"
+[[listeners.routes]]
+upstream = "https://h2.example.com"
+service = "execute-api"
+region = "eu-west-1"
+ca_file = "{ca}"
+
+[connect_to]
+"h2.example.com:443" = "{addr}"
+"#,
+        ca = ca.cert_path().display()
+    );
+    let proxy = SigningProxy::start(
+        &config,
+        &[
+            ("AWS_ACCESS_KEY_ID", "AKIDH2"),
+            ("AWS_SECRET_ACCESS_KEY", "s"),
+        ],
+    );
+    for _ in 0..2 {
+        let out = curl_cmd(&[
+            "-sS",
+            "-f",
+            "-d",
+            "@-",
+            &format!("{}/stage/items", proxy.endpoint("h2")),
+        ])
+        .stdin(b"{\"a\":1}".to_vec())
+        .run();
+        out.assert_success();
+        assert_eq!(out.stdout_str(), "h2 ok");
+        let s = seen
+            .recv_timeout(Duration::from_secs(5))
+            .expect("request reached the upstream");
+        assert_eq!(s.version, http::Version::HTTP_2);
+        assert_eq!(s.authority.as_deref(), Some("h2.example.com"));
+        let auth = s.authorization.expect("signed");
+        assert!(
+            auth.starts_with("AWS4-HMAC-SHA256 Credential=AKIDH2/"),
+            "{auth}"
+        );
+        assert!(
+            auth.contains("/eu-west-1/execute-api/aws4_request"),
+            "{auth}"
+        );
+        assert_eq!(s.body, b"{\"a\":1}");
+    }
+}

@@ -292,16 +292,57 @@ print("ok")
 }
 
 #[test]
-fn a_wrong_secret_is_refused_by_moto_and_nothing_is_created() {
+fn a_wrong_secret_is_refused_by_moto_and_routes_have_their_own_credentials() {
     let moto = Moto::enforcing();
-    let proxy = start_proxy(&moto, "not-the-right-secret");
-    aws_via(&proxy, "s3", &["s3", "mb", "s3://never"])
+    // No AWS_* variables: each route names its keys (inline, or from another variable).
+    let config = format!(
+        r#"
+[[listeners]]
+name = "good"
+listen = "127.0.0.1:0"
+[[listeners.routes]]
+upstream = "{ep}"
+service = "s3"
+region = "us-east-1"
+credentials = {{ access_key_id = {{ value = "{akid}" }}, secret_access_key = {{ env = "GOOD_SECRET" }} }}
+
+[[listeners]]
+name = "bad"
+listen = "127.0.0.1:0"
+[[listeners.routes]]
+upstream = "{ep}"
+service = "s3"
+region = "us-east-1"
+credentials = {{ access_key_id = {{ value = "{akid}" }}, secret_access_key = {{ value = "not-the-right-secret" }} }}
+
+[[listeners]]
+name = "sts"
+listen = "127.0.0.1:0"
+[[listeners.routes]]
+upstream = "{ep}"
+service = "sts"
+region = "us-east-1"
+credentials = {{ access_key_id = {{ value = "{akid}" }}, secret_access_key = {{ value = "not-the-right-secret" }} }}
+"#,
+        ep = moto.endpoint(),
+        akid = moto.access_key_id()
+    );
+    let proxy = SigningProxy::start(&config, &[("GOOD_SECRET", moto.secret_access_key())]);
+    aws_via(&proxy, "bad", &["s3", "mb", "s3://never"])
         .assert_failure()
         .assert_output_contains("SignatureDoesNotMatch");
     aws_via(&proxy, "sts", &["sts", "get-caller-identity"])
         .assert_failure()
         .assert_output_contains("SignatureDoesNotMatch");
+    aws_via(&proxy, "good", &["s3", "mb", "s3://made-by-good"]).assert_success();
     let buckets = moto.aws(&["s3api", "list-buckets"]);
     buckets.assert_success();
-    assert_eq!(buckets.json()["Buckets"].as_array().map(Vec::len), Some(0));
+    let listing = buckets.json();
+    let names: Vec<&str> = listing["Buckets"]
+        .as_array()
+        .expect("Buckets")
+        .iter()
+        .filter_map(|b| b["Name"].as_str())
+        .collect();
+    assert_eq!(names, ["made-by-good"]);
 }

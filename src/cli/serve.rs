@@ -60,11 +60,17 @@ pub(crate) fn run(args: ServeArgs) -> ExitCode {
         }
     };
     if args.check_config {
-        println!("{}: configuration OK", config.source.display());
+        if let Err(e) = check_credentials_config(&config) {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+        // Write errors (a closed pipe, e.g. `| head`) are not worth a panic here.
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{}: configuration OK", config.source.display());
         for l in &config.listeners {
-            println!("listener {} on {} ({:?})", l.name, l.listen, l.mode);
+            let _ = writeln!(out, "listener {} on {} ({:?})", l.name, l.listen, l.mode);
             for r in &l.routes {
-                println!("  route {}: {}", r.name, describe_route(r));
+                let _ = writeln!(out, "  route {}: {}", r.name, describe_route(r));
             }
         }
         return ExitCode::SUCCESS;
@@ -92,6 +98,9 @@ pub(crate) fn run(args: ServeArgs) -> ExitCode {
 async fn serve(config: Config) -> Result<(), proxy::ProxyError> {
     let state = Arc::new(ProxyState::new(&config)?);
     let listeners = proxy::bind(&config).await?;
+    // Try every route's credentials once in the background, so a missing key shows up
+    // in the log at start rather than as the first request's 503.
+    tokio::spawn(proxy::check_credentials(state.clone()));
     {
         // A stable line per listener on stdout, so scripts and tests learn the port.
         let mut out = std::io::stdout().lock();
@@ -152,8 +161,35 @@ fn init_tracing() {
     // A second init (embedding, tests) keeps the first subscriber.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+/// Builds every route's credentials provider (without fetching keys), so that
+/// `--check-config` also catches a bad `credentials` table or a missing key variable.
+fn check_credentials_config(config: &Config) -> Result<(), ConfigError> {
+    // Providers may start background tasks when built: give them a runtime.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| ConfigError::Invalid {
+            file: config.source.clone(),
+            key: "credentials".into(),
+            message: format!("cannot start a runtime to check credentials: {e}"),
+        })?;
+    runtime.block_on(async {
+        for (i, l) in config.listeners.iter().enumerate() {
+            for (j, r) in l.routes.iter().enumerate() {
+                r.credentials.build().map_err(|e| ConfigError::Invalid {
+                    file: config.source.clone(),
+                    key: format!("listeners[{i}].routes[{j}].credentials"),
+                    message: e.to_string(),
+                })?;
+            }
+        }
+        Ok(())
+    })
 }
 
 /// The validated configuration the arguments describe.

@@ -107,7 +107,8 @@ pub struct RawBody {
 pub struct RawUpstream {
     /// TCP connect timeout.
     pub connect_timeout_ms: Option<u64>,
-    /// From sending the request (including the body) to the response headers.
+    /// How long the upstream may stay silent after the last request bytes were sent,
+    /// before the response headers arrive.
     pub response_timeout_ms: Option<u64>,
     /// How long idle pooled connections are kept.
     pub pool_idle_timeout_ms: Option<u64>,

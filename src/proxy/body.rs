@@ -12,7 +12,10 @@
 
 use std::io::SeekFrom;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::task::{ready, Context, Poll};
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use http_body::{Body, Frame, SizeHint};
@@ -27,7 +30,10 @@ use crate::config::BodyLimits;
 use crate::sigv4::PayloadHasher;
 
 /// Size of the reads from a spool file.
-const SPOOL_READ_CHUNK: usize = 64 * 1024;
+const SPOOL_READ_CHUNK: usize = 256 * 1024;
+/// Spool writes are batched to this size: each write to a tokio file is a hop to the
+/// blocking pool, and chunked client bodies arrive in small frames.
+const SPOOL_WRITE_BATCH: usize = 1024 * 1024;
 
 /// A fully read request body, its length and its SHA-256.
 #[derive(Debug)]
@@ -96,6 +102,7 @@ where
 /// A spool file being written.
 struct Spool {
     file: tokio::fs::File,
+    pending: BytesMut,
 }
 
 impl Spool {
@@ -111,14 +118,29 @@ impl Spool {
         tracing::debug!("spooling request body to a temporary file");
         Ok(Self {
             file: tokio::fs::File::from_std(file),
+            pending: BytesMut::with_capacity(SPOOL_WRITE_BATCH),
         })
     }
 
     async fn write(&mut self, data: &[u8]) -> Result<(), ProxyError> {
-        self.file.write_all(data).await.map_err(ProxyError::Spool)
+        self.pending.extend_from_slice(data);
+        if self.pending.len() >= SPOOL_WRITE_BATCH {
+            self.flush_pending().await?;
+        }
+        Ok(())
+    }
+
+    async fn flush_pending(&mut self) -> Result<(), ProxyError> {
+        self.file
+            .write_all(&self.pending)
+            .await
+            .map_err(ProxyError::Spool)?;
+        self.pending.clear();
+        Ok(())
     }
 
     async fn into_reader(mut self, len: u64) -> Result<SpoolReader, ProxyError> {
+        self.flush_pending().await?;
         self.file.flush().await.map_err(ProxyError::Spool)?;
         self.file
             .seek(SeekFrom::Start(0))
@@ -217,6 +239,72 @@ impl Body for RequestBody {
             Self::Spooled(r) => r.remaining,
             Self::Streaming { remaining, .. } => *remaining,
         })
+    }
+}
+
+/// When an upstream request body last sent something: the response timeout counts the
+/// upstream's silence from there, so a long upload is not cut off while it progresses.
+#[derive(Debug)]
+pub(crate) struct Progress {
+    start: Instant,
+    last_ms: AtomicU64,
+}
+
+impl Progress {
+    /// Progress as of now.
+    pub(crate) fn new() -> Arc<Self> {
+        Arc::new(Self {
+            start: Instant::now(),
+            last_ms: AtomicU64::new(0),
+        })
+    }
+
+    fn touch(&self) {
+        let ms = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// When the body last sent a frame (or when it was created).
+    pub(crate) fn last(&self) -> Instant {
+        self.start + Duration::from_millis(self.last_ms.load(Ordering::Relaxed))
+    }
+}
+
+/// A [`RequestBody`] that records its [`Progress`].
+#[derive(Debug)]
+pub(crate) struct TrackedBody {
+    body: RequestBody,
+    progress: Arc<Progress>,
+}
+
+impl TrackedBody {
+    pub(crate) fn new(body: RequestBody, progress: Arc<Progress>) -> Self {
+        Self { body, progress }
+    }
+}
+
+impl Body for TrackedBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        let out = Pin::new(&mut this.body).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(_))) = &out {
+            this.progress.touch();
+        }
+        out
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
     }
 }
 

@@ -8,13 +8,13 @@ use http::{Method, Request, Response};
 use hyper::body::Incoming;
 
 use super::access_log::AccessLog;
-use super::body::{hash_and_buffer, RequestBody, ResponseBody};
+use super::body::{hash_and_buffer, Progress, RequestBody, ResponseBody, TrackedBody};
 use super::error::chain;
 use super::headers;
 use super::respond::error_response;
 use super::route::{self, Target};
 use super::sign::{sign_request, SignWith};
-use super::state::{ListenerState, ProxyState};
+use super::state::{ListenerState, ProxyState, RouteState};
 use super::ProxyError;
 use crate::config::PayloadMode;
 use crate::sigv4::{PayloadHash, EMPTY_PAYLOAD_SHA256};
@@ -46,6 +46,12 @@ async fn proxy(
     log: &mut AccessLog,
 ) -> Result<Response<ResponseBody>, ProxyError> {
     let (parts, body) = req.into_parts();
+    if parts.method == Method::CONNECT {
+        // Tunnels (HTTPS_PROXY) need TLS interception to be signed: not on this listener.
+        return Err(ProxyError::BadRequest(
+            "CONNECT tunnels are not supported on this listener; send http:// URLs through it (HTTP_PROXY)".into(),
+        ));
+    }
     let target = route::resolve(listener, &parts)?;
     let route = target.route;
     log.route = Some(route.config.name.clone());
@@ -65,6 +71,9 @@ async fn proxy(
             });
         }
     }
+
+    // Fail fast (503) before reading a possibly huge body when there are no credentials.
+    credentials(route).await?;
 
     let framing = client_body_framing(&parts.headers)?;
     let mut headers = parts.headers;
@@ -103,14 +112,9 @@ async fn proxy(
         (None, _, _, _) => PayloadHash::Precomputed(EMPTY_PAYLOAD_SHA256),
     };
 
-    let credentials = route
-        .credentials
-        .get()
-        .await
-        .map_err(|source| ProxyError::Credentials {
-            route: route.config.name.clone(),
-            source,
-        })?;
+    // Again after the body: a long upload may have outlived the first ones (cached, so
+    // usually free).
+    let credentials = credentials(route).await?;
     let settings = route.signing_settings(&target.service);
     sign_request(
         &parts.method,
@@ -137,6 +141,20 @@ async fn proxy(
     Ok(Response::from_parts(parts, ResponseBody::upstream(body)))
 }
 
+/// The route's current credentials, or 503.
+async fn credentials(
+    route: &RouteState,
+) -> Result<std::sync::Arc<crate::credentials::Credentials>, ProxyError> {
+    route
+        .credentials
+        .get()
+        .await
+        .map_err(|source| ProxyError::Credentials {
+            route: route.config.name.clone(),
+            source,
+        })
+}
+
 /// Sends the signed request, mapping failures to 502/504.
 async fn send(
     state: &ProxyState,
@@ -145,18 +163,34 @@ async fn send(
 ) -> Result<Response<Incoming>, ProxyError> {
     let timeout = state.upstream.response_timeout;
     let upstream = target.host_port();
-    match tokio::time::timeout(timeout, target.route.client.request(req)).await {
-        Err(_) => Err(ProxyError::UpstreamTimeout { upstream, timeout }),
-        Ok(Ok(resp)) => Ok(resp),
-        Ok(Err(e)) if is_timeout(&e) => Err(ProxyError::UpstreamTimeout {
+    // The timeout runs from the last request-body frame sent, so an upload that keeps
+    // moving is never cut off; an upstream silent for `timeout` after it is.
+    let progress = Progress::new();
+    let req = req.map(|b| TrackedBody::new(b, progress.clone()));
+    let fut = target.route.client.request(req);
+    tokio::pin!(fut);
+    let result = loop {
+        let deadline = tokio::time::Instant::from_std(progress.last() + timeout);
+        tokio::select! {
+            r = &mut fut => break r,
+            _ = tokio::time::sleep_until(deadline) => {
+                if progress.last() + timeout <= std::time::Instant::now() {
+                    return Err(ProxyError::UpstreamTimeout { upstream, timeout });
+                }
+            }
+        }
+    };
+    match result {
+        Ok(resp) => Ok(resp),
+        Err(e) if is_timeout(&e) => Err(ProxyError::UpstreamTimeout {
             upstream,
             timeout: state.upstream.connect_timeout,
         }),
-        Ok(Err(e)) if e.is_connect() => Err(ProxyError::UpstreamConnect {
+        Err(e) if e.is_connect() => Err(ProxyError::UpstreamConnect {
             upstream,
             source: e.into(),
         }),
-        Ok(Err(e)) => Err(ProxyError::Upstream {
+        Err(e) => Err(ProxyError::Upstream {
             upstream,
             source: e.into(),
         }),

@@ -121,3 +121,25 @@ async fn bind_one(addr: SocketAddr, name: &str) -> Result<TcpListener, ProxyErro
             source: e.into(),
         })
 }
+
+/// Fetches every route's credentials once and logs the outcome (a warning naming the
+/// route and the cause when they are unavailable). Requests do not wait for this.
+pub async fn check_credentials(state: Arc<ProxyState>) {
+    for l in &state.listeners {
+        for r in &l.routes {
+            match r.credentials.get().await {
+                Ok(c) => tracing::info!(
+                    route = %r.config.name,
+                    provider = c.provider_name(),
+                    access_key_id = %c.masked_access_key_id(),
+                    "credentials available"
+                ),
+                Err(e) => tracing::warn!(
+                    route = %r.config.name,
+                    error = %super::error::chain(&e),
+                    "credentials unavailable: requests on this route will get 503"
+                ),
+            }
+        }
+    }
+}

@@ -19,13 +19,13 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use rustls::pki_types::CertificateDer;
 use tokio::net::TcpStream;
 
-use super::body::RequestBody;
+use super::body::TrackedBody;
 use super::error::BoxError;
 use super::ProxyError;
 use crate::config::{ConnectTo, UpstreamSettings};
 
 /// The pooled upstream client of one route.
-pub(crate) type UpstreamClient = Client<HttpsConnector<ConnectToConnector>, RequestBody>;
+pub(crate) type UpstreamClient = Client<HttpsConnector<ConnectToConnector>, TrackedBody>;
 
 /// Builds a client trusting the web PKI roots and `extra_ca`.
 pub(crate) fn build_client(
