@@ -7,7 +7,8 @@
 #   benches/idle_conns.sh
 #   N=20000 HOLD=30 MODE=connect benches/idle_conns.sh
 #
-# Env: N (10000), HOLD (seconds, 10), MODE (request | connect). The open-file limit is
+# Env: N (10000), HOLD (seconds, 10; the proxy closes keep-alive connections idle for
+# 30 s, see docs/benchmarks.md), MODE (request | connect). The open-file limit is
 # raised to N + 1024 for this shell and its children (the proxy and the client); as
 # root the hard limit is raised too when needed.
 
