@@ -16,9 +16,13 @@ mod types;
 mod validate;
 
 pub use error::ConfigError;
-pub use raw::{RawBody, RawConfig, RawListener, RawRoute, RawUpstream};
+pub use raw::{
+    RawBody, RawConfig, RawIntercept, RawListener, RawListenerTls, RawProxyAuth, RawRoute,
+    RawTokenSource, RawUpstream,
+};
 pub(crate) use types::{authority, CLIENT_AUTH_HEADERS};
 pub use types::{
-    BodyLimits, Config, ConnectTo, ForwardScheme, HostPattern, ListenerConfig, ListenerMode,
-    PayloadMode, RouteConfig, RouteTarget, UpstreamSettings, UpstreamUrl, DEFAULT_ALLOWED_HOSTS,
+    BodyLimits, Config, ConnectTo, ForwardScheme, GatewayConfig, HostPattern, ListenerConfig,
+    ListenerMode, PayloadMode, RouteConfig, RouteTarget, UpstreamSettings, UpstreamUrl,
+    DEFAULT_ALLOWED_HOSTS,
 };

@@ -5,7 +5,9 @@
 //! `route` (where to), `headers` (what is kept), `body` (hash/buffer/spool/stream),
 //! `sign` (the adapter to [`crate::sigv4`]) and `upstream` (the pooled TLS client);
 //! `respond` is the one place errors become responses; `access_log` writes one line
-//! per request. Configuration comes validated from [`crate::config`].
+//! per request. Issue 6: `connect` checks access and answers `CONNECT` (intercepting
+//! with a local CA, or `tunnel` relaying blindly); `listener_tls` terminates TLS on
+//! listeners that have a certificate. Configuration comes validated from [`crate::config`].
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -22,14 +24,17 @@
 
 mod access_log;
 mod body;
+mod connect;
 mod error;
 mod forward;
 mod headers;
+mod listener_tls;
 mod respond;
 mod route;
 mod server;
 mod sign;
 mod state;
+mod tunnel;
 mod upstream;
 
 pub use error::{BoxError, ProxyError};

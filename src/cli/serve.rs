@@ -107,9 +107,14 @@ async fn serve(config: Config) -> Result<(), proxy::ProxyError> {
         for (l, id) in &listeners {
             let cfg = &config.listeners[id.0];
             if let Ok(addr) = l.local_addr() {
+                let scheme = if cfg.gateway.tls.is_some() {
+                    "https"
+                } else {
+                    "http"
+                };
                 let _ = writeln!(
                     out,
-                    "listening on http://{addr} listener={} mode={:?}",
+                    "listening on {scheme}://{addr} listener={} mode={:?}",
                     cfg.name, cfg.mode
                 );
             }
@@ -213,6 +218,7 @@ fn load(args: &ServeArgs) -> Result<Config, ConfigError> {
             listen: Some(args.listen.clone().unwrap_or_else(|| DEFAULT_LISTEN.into())),
             mode: Some(if args.forward { "forward" } else { "reverse" }.into()),
             routes: vec![route],
+            ..RawListener::default()
         };
         let raw = RawConfig {
             listeners: vec![listener],

@@ -42,6 +42,79 @@ pub struct RawListener {
     /// `[[listeners.routes]]`.
     #[serde(default)]
     pub routes: Vec<RawRoute>,
+    /// `tls = { cert_file, key_file }`: serve HTTPS instead of plain HTTP.
+    pub tls: Option<RawListenerTls>,
+    /// Forward mode: `intercept = { ca_cert_file, ca_key_file }` answers `CONNECT` to
+    /// allow-listed hosts by terminating TLS with leaves issued by this CA.
+    pub intercept: Option<RawIntercept>,
+    /// Forward mode: host patterns whose `CONNECT` is relayed blindly (not signed).
+    pub tunnel_hosts: Option<Vec<String>>,
+    /// Must be `true` to listen on a non-loopback address.
+    pub allow_non_loopback: Option<bool>,
+    /// `proxy_auth = { token = { env = "VAR" }, user = "name" }`: require a
+    /// `Proxy-Authorization` credential.
+    pub proxy_auth: Option<RawProxyAuth>,
+    /// Client networks allowed to use the listener (`["10.0.0.0/8"]`); others get 403.
+    pub allowed_clients: Option<Vec<String>>,
+}
+
+/// A listener's `tls` table.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct RawListenerTls {
+    /// PEM certificate chain, leaf first.
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key (PKCS#8, SEC1 or PKCS#1).
+    pub key_file: Option<PathBuf>,
+}
+
+/// A listener's `intercept` table.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct RawIntercept {
+    /// The CA certificate (`certs/ca.cert.pem` from `sigv4-proxy ca init`).
+    pub ca_cert_file: Option<PathBuf>,
+    /// The CA private key (`certs/ca.key.pem`).
+    pub ca_key_file: Option<PathBuf>,
+}
+
+/// A listener's `proxy_auth` table.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct RawProxyAuth {
+    /// Where the token comes from: exactly one of `env`, `file`, `value`.
+    pub token: Option<RawTokenSource>,
+    /// The user name `Basic` credentials must carry (any when absent).
+    pub user: Option<String>,
+}
+
+/// `token = { env = "VAR" }`, `{ file = "path" }` or `{ value = "..." }`.
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct RawTokenSource {
+    /// An environment variable holding the token.
+    pub env: Option<String>,
+    /// A file holding the token.
+    pub file: Option<PathBuf>,
+    /// The token itself (prefer `env` or `file`).
+    pub value: Option<String>,
+}
+
+impl std::fmt::Debug for RawTokenSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawTokenSource")
+            .field("env", &self.env)
+            .field("file", &self.file)
+            .field(
+                "value",
+                &self.value.as_ref().map(|_| crate::secret::REDACTED),
+            )
+            .finish()
+    }
 }
 
 /// One `[[listeners.routes]]` table.

@@ -56,6 +56,25 @@ pub struct ListenerConfig {
     pub mode: ListenerMode,
     /// The routes, in file order (at least one).
     pub routes: Vec<RouteConfig>,
+    /// TLS, `CONNECT` and access-control settings (issue 6).
+    pub gateway: GatewayConfig,
+}
+
+/// A listener's TLS, `CONNECT` and access-control settings. The default is a plain-HTTP
+/// loopback listener without `CONNECT` handling, open to every local client.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct GatewayConfig {
+    /// Serve HTTPS with this certificate and key (`tls`).
+    pub tls: Option<crate::tls::server_config::ListenerIdentity>,
+    /// Intercept `CONNECT` to allow-listed hosts with leaves from this CA (`intercept`).
+    pub intercept: Option<crate::tls::ca::CaPaths>,
+    /// `CONNECT` to these hosts is relayed blindly (`tunnel_hosts`).
+    pub tunnel_hosts: Vec<HostPattern>,
+    /// Who may use the listener (`proxy_auth`, `allowed_clients`).
+    pub access: crate::access::AccessPolicy,
+    /// Whether a non-loopback address was allowed (`allow_non_loopback`).
+    pub exposure: crate::access::Exposure,
 }
 
 /// How a listener finds the upstream of a request.

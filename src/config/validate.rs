@@ -132,11 +132,13 @@ impl Validator<'_> {
                 )?),
             }
         }
+        let gateway = self.gateway(&key, raw, mode, listen)?;
         Ok(ListenerConfig {
             name,
             listen,
             mode,
             routes,
+            gateway,
         })
     }
 
@@ -458,6 +460,8 @@ fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
     }
     Ok(certs)
 }
+
+mod gateway;
 
 #[cfg(test)]
 mod tests;

@@ -87,6 +87,13 @@ pub enum ProxyError {
         /// The timeout that expired.
         timeout: Duration,
     },
+    /// The listener requires a proxy credential and the request's is missing or wrong
+    /// (answered 407 with `Proxy-Authenticate` challenges).
+    #[error("proxy authentication required ({0:?})")]
+    ProxyAuthRequired(crate::access::AuthFailure),
+    /// The client's address is not in the listener's `allowed_clients`.
+    #[error("client address not allowed to use this proxy")]
+    ClientNotAllowed,
     /// Building the proxy from its configuration failed (credentials, TLS, binding).
     #[error("{what}")]
     Setup {

@@ -47,9 +47,10 @@ async fn proxy(
 ) -> Result<Response<ResponseBody>, ProxyError> {
     let (parts, body) = req.into_parts();
     if parts.method == Method::CONNECT {
-        // Tunnels (HTTPS_PROXY) need TLS interception to be signed: not on this listener.
+        // `connect` answers CONNECT before this; one inside a tunnel is not ours to open.
         return Err(ProxyError::BadRequest(
-            "CONNECT tunnels are not supported on this listener; send http:// URLs through it (HTTP_PROXY)".into(),
+            "CONNECT is not supported here; send http:// URLs through the proxy (HTTP_PROXY)"
+                .into(),
         ));
     }
     let target = route::resolve(listener, &parts)?;

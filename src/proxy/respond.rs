@@ -7,14 +7,16 @@ use http::{header, HeaderValue, Response, StatusCode};
 use super::body::ResponseBody;
 use super::ProxyError;
 
-/// The status for `err`: malformed 400, not allowed 403, no route 404, too large 413,
+/// The status for `err`: malformed 400, not allowed 403 (host or client address),
+/// proxy credential missing or wrong 407, no route 404, too large 413,
 /// credentials 503, upstream connect/TLS 502, upstream timeout 504, anything else 500.
 pub(crate) fn status_for(err: &ProxyError) -> StatusCode {
     match err {
         ProxyError::BadRequest(_) | ProxyError::ClientBody(_) | ProxyError::Infer(_) => {
             StatusCode::BAD_REQUEST
         }
-        ProxyError::HostNotAllowed { .. } => StatusCode::FORBIDDEN,
+        ProxyError::HostNotAllowed { .. } | ProxyError::ClientNotAllowed => StatusCode::FORBIDDEN,
+        ProxyError::ProxyAuthRequired(_) => StatusCode::PROXY_AUTHENTICATION_REQUIRED,
         ProxyError::NoRoute { .. } => StatusCode::NOT_FOUND,
         ProxyError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         ProxyError::Credentials { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -38,5 +40,13 @@ pub(crate) fn error_response(err: &ProxyError) -> Response<ResponseBody> {
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     h.insert("x-sigv4-proxy-error", HeaderValue::from_static("1"));
+    if matches!(err, ProxyError::ProxyAuthRequired(_)) {
+        for challenge in crate::access::PROXY_AUTHENTICATE_CHALLENGES {
+            h.append(
+                header::PROXY_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
+        }
+    }
     resp
 }

@@ -80,8 +80,20 @@ async fn accept_loop(
             listener: id,
             peer,
         };
+        if let Some(acceptor) = state.listener(id).and_then(|l| l.gateway.tls.clone()) {
+            super::listener_tls::serve(
+                acceptor,
+                stream,
+                peer,
+                builder.clone(),
+                graceful.watcher(),
+                service,
+            );
+            continue;
+        }
+        // With upgrades: CONNECT tunnels (issue 6) take the connection over.
         let conn = builder
-            .serve_connection(TokioIo::new(stream), service)
+            .serve_connection_with_upgrades(TokioIo::new(stream), service)
             .into_owned();
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
@@ -123,6 +135,17 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
                 }));
             };
             tracing::trace!(peer = %this.peer, "request");
+            if let Err(e) = super::connect::check_access(listener, this.peer, req.headers()) {
+                return Ok(super::respond::error_response(&e));
+            }
+            if req.method() == http::Method::CONNECT {
+                let state = this.state.clone();
+                return Ok(
+                    super::connect::handle_connect(state, this.listener, listener, req)
+                        .await
+                        .unwrap_or_else(|e| super::respond::error_response(&e)),
+                );
+            }
             Ok(super::forward::handle(&this.state, listener, req).await)
         })
     }

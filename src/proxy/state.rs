@@ -21,6 +21,8 @@ pub struct ProxyState {
     pub(crate) listeners: Vec<ListenerState>,
     pub(crate) body: BodyLimits,
     pub(crate) upstream: UpstreamSettings,
+    /// Connection overrides, also for blind `CONNECT` tunnels.
+    pub(crate) connect_to: Arc<crate::config::ConnectTo>,
 }
 
 /// Index of a listener in [`Config::listeners`] (and in [`ProxyState`]).
@@ -32,6 +34,8 @@ pub(crate) struct ListenerState {
     pub(crate) name: String,
     pub(crate) mode: ListenerMode,
     pub(crate) routes: Vec<RouteState>,
+    /// TLS listener, `CONNECT` handling and access control.
+    pub(crate) gateway: super::connect::ListenerGateway,
 }
 
 #[derive(Debug)]
@@ -89,12 +93,14 @@ impl ProxyState {
                 name: l.name.clone(),
                 mode: l.mode,
                 routes,
+                gateway: super::connect::ListenerGateway::new(l)?,
             });
         }
         Ok(Self {
             listeners,
             body: config.body.clone(),
             upstream: config.upstream.clone(),
+            connect_to,
         })
     }
 
