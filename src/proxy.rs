@@ -21,10 +21,15 @@
 //! ```
 
 mod access_log;
+mod admin;
 mod body;
+mod diagnose;
 mod error;
 mod forward;
 mod headers;
+mod limits;
+mod metrics;
+mod request_id;
 mod respond;
 mod route;
 mod server;
@@ -32,6 +37,7 @@ mod sign;
 mod state;
 mod upstream;
 
+pub use admin::{bind_admin, serve_admin};
 pub use error::{BoxError, ProxyError};
 pub use server::run;
 pub use state::{bind, check_credentials, ListenerId, ProxyState};

@@ -87,6 +87,12 @@ pub enum ProxyError {
         /// The timeout that expired.
         timeout: Duration,
     },
+    /// The whole request took longer than `limits.request_timeout_ms`.
+    #[error("the request did not complete within {timeout:?}")]
+    RequestTimeout {
+        /// The limit.
+        timeout: Duration,
+    },
     /// Building the proxy from its configuration failed (credentials, TLS, binding).
     #[error("{what}")]
     Setup {

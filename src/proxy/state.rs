@@ -4,13 +4,15 @@
 
 use std::borrow::Cow;
 use std::net::SocketAddr;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
+use super::metrics::Metrics;
 use super::upstream::{build_client, UpstreamClient};
 use super::ProxyError;
-use crate::config::{BodyLimits, Config, ListenerMode, RouteConfig, UpstreamSettings};
+use crate::config::{BodyLimits, Config, ListenerMode, Operations, RouteConfig, UpstreamSettings};
 use crate::credentials::SharedCredentials;
 use crate::sigv4::{SigningKeyCache, SigningSettings};
 
@@ -21,6 +23,12 @@ pub struct ProxyState {
     pub(crate) listeners: Vec<ListenerState>,
     pub(crate) body: BodyLimits,
     pub(crate) upstream: UpstreamSettings,
+    /// Admin listener, shutdown grace, limits and client timeouts.
+    pub(crate) ops: Operations,
+    /// Counters for `/metrics`.
+    pub(crate) metrics: Arc<Metrics>,
+    /// True while [`super::run`] accepts connections (for `/readyz`).
+    pub(crate) serving: AtomicBool,
 }
 
 /// Index of a listener in [`Config::listeners`] (and in [`ProxyState`]).
@@ -91,10 +99,18 @@ impl ProxyState {
                 routes,
             });
         }
+        let metrics = Arc::new(Metrics::new(
+            listeners
+                .iter()
+                .flat_map(|l| l.routes.iter().map(|r| r.config.name.as_str())),
+        ));
         Ok(Self {
             listeners,
             body: config.body.clone(),
             upstream: config.upstream.clone(),
+            ops: config.ops.clone(),
+            metrics,
+            serving: AtomicBool::new(false),
         })
     }
 
