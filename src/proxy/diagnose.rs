@@ -87,13 +87,13 @@ pub(crate) async fn peek(body: &mut Incoming) -> Result<(Bytes, bool), hyper::Er
     Ok((buf.freeze(), false))
 }
 
-/// Logs the failed signature's steps at warn.
+/// Logs the failed signature's steps at warn (Debug-quoted: one line, newlines escaped).
 pub(crate) fn log_failure(code: &str, route: &str, signed: &Signed) {
     tracing::warn!(
         route,
         error_code = code,
-        canonical_request = %signed.canonical_request,
-        string_to_sign = %signed.string_to_sign,
+        canonical_request = ?signed.canonical_request,
+        string_to_sign = ?signed.string_to_sign,
         "upstream rejected the signature; canonical request and string to sign follow (compare with the upstream's error message)"
     );
 }
