@@ -95,7 +95,7 @@ fn upstream_faults_get_502_504_or_the_5xx_and_others_are_still_served() {
 #[test]
 fn bad_input_is_refused_and_slowloris_is_cut_off_without_hurting_others() {
     let up = scripted_upstream();
-    let mut proxy = start(up);
+    let proxy = start(up);
     let addr = proxy.addr("rev");
 
     // A slow client holds a connection with half a request head.
