@@ -184,3 +184,48 @@ fn signature_rejections_log_canonical_request_without_secrets() {
         before
     );
 }
+
+#[test]
+fn json_logs_carry_the_request_id_echoed_to_the_client() {
+    let up = scripted_upstream();
+    let mut proxy = SigningProxy::start_args(
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--upstream",
+            &format!("http://{up}"),
+            "--service",
+            "s3",
+            "--region",
+            "us-east-1",
+            "--log-format",
+            "json",
+        ],
+        &[
+            ("AWS_ACCESS_KEY_ID", AKID),
+            ("AWS_SECRET_ACCESS_KEY", SECRET),
+        ],
+    );
+    let (s, text) = request(proxy.addr("reverse"), "/ok");
+    assert_eq!(s, 200, "{text}");
+    let id = text
+        .lines()
+        .find_map(|l| l.strip_prefix("x-sigv4-proxy-request-id: "))
+        .expect("request id header")
+        .trim()
+        .to_owned();
+    proxy.wait_for_log(&id);
+    let log = proxy.log();
+    let mut access = 0;
+    for line in log.lines().filter(|l| !l.trim().is_empty()) {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        if v["fields"]["message"] == "request" {
+            assert_eq!(v["fields"]["request_id"], id.as_str(), "{line}");
+            assert_eq!(v["fields"]["status"], 200, "{line}");
+            access += 1;
+        }
+    }
+    assert_eq!(access, 1, "{log}");
+}
