@@ -74,6 +74,9 @@ pub(crate) fn run(args: ServeArgs) -> ExitCode {
         // Write errors (a closed pipe, e.g. `| head`) are not worth a panic here.
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{}: configuration OK", config.source.display());
+        if let Some(a) = config.ops.admin_listen {
+            let _ = writeln!(out, "admin endpoints on {a}");
+        }
         for l in &config.listeners {
             let _ = writeln!(out, "listener {} on {} ({:?})", l.name, l.listen, l.mode);
             for r in &l.routes {
