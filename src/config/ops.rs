@@ -32,7 +32,9 @@ pub struct RawLimits {
     pub max_header_bytes: Option<u64>,
     /// Time a client has to send a complete request head (slowloris).
     pub header_read_timeout_ms: Option<u64>,
-    /// A keep-alive connection with no request for this long is closed.
+    /// A keep-alive connection with no request for this long is closed. (HTTP/1.1 idle
+    /// connections are also bound by `header_read_timeout_ms`: hyper runs that timer
+    /// while waiting for the next request head.)
     pub idle_timeout_ms: Option<u64>,
     /// Time from the request's arrival until the upstream's response headers are sent
     /// back (body upload and upstream wait included); 504 after it.
