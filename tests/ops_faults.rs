@@ -70,6 +70,14 @@ fn upstream_faults_get_502_504_or_the_5xx_and_others_are_still_served() {
     assert!(text.contains("did not answer within"), "{text}");
     assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
 
+    // The upstream closes without answering.
+    let (s, text) = request(addr, "/drop");
+    assert_eq!(s, 502, "{text}");
+    assert!(
+        text.contains("upstream") && text.contains("failed"),
+        "{text}"
+    );
+
     // Headers came, then the connection died: the client sees a short body, not a hang.
     let (s, text) = request(addr, "/reset");
     assert_eq!(s, 200, "{text}");

@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::proxy::SigningProxy;
 
 /// An upstream that answers by path: `/reset` (promises 1000 bytes, sends 10, closes),
-/// `/hang` (silent for 10 s), `/5xx` (503 `SlowDown`), `/403sig` (403
+/// `/drop` (closes without answering), `/hang` (silent for 10 s), `/5xx` (503 `SlowDown`), `/403sig` (403
 /// `SignatureDoesNotMatch`), `/slow` (200 after 1.5 s), anything else 200 `ok`.
 pub(crate) fn scripted_upstream() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -55,6 +55,10 @@ fn serve_one(stream: TcpStream) {
                 let _ = out.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n0123456789");
                 let _ = out.flush();
                 std::thread::sleep(Duration::from_millis(100));
+                let _ = out.shutdown(Shutdown::Both);
+                return;
+            }
+            "/drop" => {
                 let _ = out.shutdown(Shutdown::Both);
                 return;
             }
