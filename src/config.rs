@@ -11,11 +11,13 @@
 //! bundles) so that `--check-config` catches a missing or unreadable one.
 
 mod error;
+mod ops;
 mod raw;
 mod types;
 mod validate;
 
 pub use error::ConfigError;
+pub use ops::{LogFormat, Operations, RawLimits};
 pub use raw::{
     RawBody, RawConfig, RawIntercept, RawListener, RawListenerTls, RawProxyAuth, RawRoute,
     RawTokenSource, RawUpstream,

@@ -23,12 +23,17 @@
 //! ```
 
 mod access_log;
+mod admin;
 mod body;
 mod connect;
+mod diagnose;
 mod error;
 mod forward;
 mod headers;
+mod limits;
 mod listener_tls;
+mod metrics;
+mod request_id;
 mod respond;
 mod route;
 mod server;
@@ -37,6 +42,7 @@ mod state;
 mod tunnel;
 mod upstream;
 
+pub use admin::{bind_admin, serve_admin};
 pub use error::{BoxError, ProxyError};
 pub use server::run;
 pub use state::{bind, check_credentials, ListenerId, ProxyState};

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use crate::config::{Config, ConfigError, RawConfig, RawListener, RawRoute};
+use crate::config::{Config, ConfigError, LogFormat, RawConfig, RawListener, RawRoute};
 use crate::proxy::{self, ProxyState};
 
 /// The file used when neither `--config` nor `--upstream`/`--forward` is given.
@@ -45,6 +45,13 @@ pub struct ServeArgs {
     /// Payload mode of the route: signed (default) or unsigned (S3 UNSIGNED-PAYLOAD).
     #[arg(long, value_name = "MODE")]
     pub payload: Option<String>,
+    /// Serve /healthz, /readyz and /metrics on this address (ADDR:PORT or PORT on
+    /// 127.0.0.1); overrides `admin_listen` in the file.
+    #[arg(long, value_name = "ADDR")]
+    pub admin_listen: Option<String>,
+    /// Log format: text (default) or json; overrides `log_format` in the file.
+    #[arg(long, value_name = "FORMAT")]
+    pub log_format: Option<String>,
     /// Validate the configuration, print a summary and exit.
     #[arg(long)]
     pub check_config: bool,
@@ -67,6 +74,9 @@ pub(crate) fn run(args: ServeArgs) -> ExitCode {
         // Write errors (a closed pipe, e.g. `| head`) are not worth a panic here.
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{}: configuration OK", config.source.display());
+        if let Some(a) = config.ops.admin_listen {
+            let _ = writeln!(out, "admin endpoints on {a}");
+        }
         for l in &config.listeners {
             let _ = writeln!(out, "listener {} on {} ({:?})", l.name, l.listen, l.mode);
             for r in &l.routes {
@@ -75,7 +85,7 @@ pub(crate) fn run(args: ServeArgs) -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    init_tracing();
+    init_tracing(config.ops.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -101,6 +111,12 @@ async fn serve(config: Config) -> Result<(), proxy::ProxyError> {
     // Try every route's credentials once in the background, so a missing key shows up
     // in the log at start rather than as the first request's 503.
     tokio::spawn(proxy::check_credentials(state.clone()));
+    let admin = match config.ops.admin_listen {
+        Some(addr) => Some(proxy::bind_admin(addr).await?),
+        None => None,
+    };
+    // Stops the admin listener once the proxy has drained.
+    let (admin_stop, admin_stopped) = tokio::sync::oneshot::channel::<()>();
     {
         // A stable line per listener on stdout, so scripts and tests learn the port.
         let mut out = std::io::stdout().lock();
@@ -119,10 +135,23 @@ async fn serve(config: Config) -> Result<(), proxy::ProxyError> {
                 );
             }
         }
+        if let Some(Ok(addr)) = admin.as_ref().map(|a| a.local_addr()) {
+            let _ = writeln!(out, "admin on http://{addr}");
+        }
         let _ = writeln!(out, "sigv4-proxy ready");
         let _ = out.flush();
     }
+    let admin_task = admin.map(|a| {
+        tokio::spawn(proxy::serve_admin(a, state.clone(), async {
+            let _ = admin_stopped.await;
+        }))
+    });
     proxy::run(listeners, state, shutdown_signal()).await;
+    let _ = admin_stop.send(());
+    if let Some(t) = admin_task {
+        let _ = t.await;
+    }
+    tracing::info!("shut down");
     Ok(())
 }
 
@@ -160,15 +189,19 @@ async fn shutdown_signal() {
     }
 }
 
-fn init_tracing() {
+fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // A second init (embedding, tests) keeps the first subscriber.
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    // A second init (embedding, tests) keeps the first subscriber.
+    let _ = match format {
+        LogFormat::Json => builder.json().with_current_span(true).try_init(),
+        _ => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init(),
+    };
 }
 
 /// Builds every route's credentials provider (without fetching keys), so that
@@ -220,10 +253,11 @@ fn load(args: &ServeArgs) -> Result<Config, ConfigError> {
             routes: vec![route],
             ..RawListener::default()
         };
-        let raw = RawConfig {
+        let mut raw = RawConfig {
             listeners: vec![listener],
             ..RawConfig::default()
         };
+        apply_ops_flags(args, &mut raw);
         return Config::from_raw(raw, cli);
     }
     for (set, flag) in [
@@ -264,7 +298,18 @@ fn load(args: &ServeArgs) -> Result<Config, ConfigError> {
             }
         }
     }
+    apply_ops_flags(args, &mut raw);
     Config::from_raw(raw, &path)
+}
+
+/// `--admin-listen` and `--log-format` replace the file's values.
+fn apply_ops_flags(args: &ServeArgs, raw: &mut RawConfig) {
+    if let Some(a) = &args.admin_listen {
+        raw.admin_listen = Some(a.clone());
+    }
+    if let Some(f) = &args.log_format {
+        raw.log_format = Some(f.clone());
+    }
 }
 
 fn describe_route(r: &crate::config::RouteConfig) -> String {

@@ -26,6 +26,15 @@ pub struct RawConfig {
     /// `--connect-to`): sign for and send SNI of the real name, connect elsewhere.
     #[serde(default)]
     pub connect_to: BTreeMap<String, String>,
+    /// Address of the admin endpoints (`/healthz`, `/readyz`, `/metrics`); off when absent.
+    pub admin_listen: Option<String>,
+    /// How long in-flight requests may run after SIGTERM/SIGINT (default 30).
+    pub shutdown_grace_seconds: Option<u64>,
+    /// `"text"` (default) or `"json"`.
+    pub log_format: Option<String>,
+    /// `[limits]`: client connection limits and timeouts.
+    #[serde(default)]
+    pub limits: super::RawLimits,
 }
 
 /// One `[[listeners]]` table.

@@ -42,6 +42,8 @@ pub struct Config {
     pub upstream: UpstreamSettings,
     /// Connection overrides.
     pub connect_to: ConnectTo,
+    /// Admin listener, shutdown, logs, limits and client timeouts.
+    pub ops: super::Operations,
 }
 
 /// One listener: where to listen and how to route.

@@ -62,6 +62,16 @@ impl Config {
             body: v.body(&raw.body)?,
             upstream: v.upstream(&raw.upstream),
             connect_to: v.connect_to(&raw.connect_to)?,
+            ops: super::ops::validate(
+                super::ops::RawOps {
+                    admin_listen: raw.admin_listen.as_deref(),
+                    shutdown_grace_seconds: raw.shutdown_grace_seconds,
+                    log_format: raw.log_format.as_deref(),
+                    limits: &raw.limits,
+                },
+                &|key, message| v.err(key, message),
+                parse_listen,
+            )?,
         })
     }
 }

@@ -2,9 +2,12 @@
 //! progresses and written when dropped, i.e. when the response body has been sent (or
 //! the client went away), so the byte counts and duration cover the whole exchange.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use http::Method;
+
+use super::metrics::Metrics;
 
 /// The fields of one access-log line. Never holds the query string (presigned URLs carry
 /// signatures there) or any header value.
@@ -20,6 +23,10 @@ pub(crate) struct AccessLog {
     pub(crate) bytes_in: u64,
     pub(crate) bytes_out: u64,
     pub(crate) error: Option<String>,
+    /// The request id (also in the span and the response header).
+    pub(crate) request_id: String,
+    /// Where the finished request is counted.
+    pub(crate) metrics: Option<Arc<Metrics>>,
     started: Instant,
 }
 
@@ -37,6 +44,8 @@ impl AccessLog {
             bytes_in: 0,
             bytes_out: 0,
             error: None,
+            request_id: String::new(),
+            metrics: None,
             started: Instant::now(),
         }
     }
@@ -44,6 +53,15 @@ impl AccessLog {
 
 impl Drop for AccessLog {
     fn drop(&mut self) {
+        if let Some(m) = &self.metrics {
+            m.request(
+                self.route.as_deref(),
+                &self.method,
+                self.status,
+                self.bytes_in,
+                self.bytes_out,
+            );
+        }
         let duration_ms = self.started.elapsed().as_secs_f64() * 1000.0;
         let route = self.route.as_deref().unwrap_or("-");
         let upstream = self.upstream.as_deref().unwrap_or("-");
@@ -61,6 +79,7 @@ impl Drop for AccessLog {
                 bytes_in = self.bytes_in,
                 bytes_out = self.bytes_out,
                 duration_ms,
+                request_id = %self.request_id,
                 "request"
             ),
             Some(error) => tracing::warn!(
@@ -76,6 +95,7 @@ impl Drop for AccessLog {
                 bytes_out = self.bytes_out,
                 duration_ms,
                 error = %error,
+                request_id = %self.request_id,
                 "request failed"
             ),
         }

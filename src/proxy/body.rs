@@ -25,6 +25,7 @@ use tokio::io::{AsyncRead, AsyncSeekExt, AsyncWriteExt, ReadBuf};
 
 use super::access_log::AccessLog;
 use super::error::BoxError;
+use super::metrics::{SpoolGuard, SpoolStats};
 use super::ProxyError;
 use crate::config::BodyLimits;
 use crate::sigv4::PayloadHasher;
@@ -51,6 +52,7 @@ pub(crate) async fn hash_and_buffer<B>(
     mut body: B,
     declared: Option<u64>,
     limits: &BodyLimits,
+    stats: &Arc<SpoolStats>,
 ) -> Result<Hashed, ProxyError>
 where
     B: Body<Data = Bytes> + Unpin,
@@ -59,7 +61,7 @@ where
     let threshold = limits.memory_threshold_bytes;
     let mut hasher = PayloadHasher::new();
     let mut spool = match declared {
-        Some(n) if n > threshold => Some(Spool::create(limits).await?),
+        Some(n) if n > threshold => Some(Spool::create(limits, stats).await?),
         _ => None,
     };
     let mut mem = BytesMut::new();
@@ -77,7 +79,7 @@ where
         match &mut spool {
             Some(s) => s.write(&data).await?,
             None if hasher.len() > threshold => {
-                let mut s = Spool::create(limits).await?;
+                let mut s = Spool::create(limits, stats).await?;
                 s.write(&mem).await?;
                 s.write(&data).await?;
                 mem = BytesMut::new();
@@ -103,10 +105,11 @@ where
 struct Spool {
     file: tokio::fs::File,
     pending: BytesMut,
+    guard: SpoolGuard,
 }
 
 impl Spool {
-    async fn create(limits: &BodyLimits) -> Result<Self, ProxyError> {
+    async fn create(limits: &BodyLimits, stats: &Arc<SpoolStats>) -> Result<Self, ProxyError> {
         let dir = limits.spool_dir.clone();
         let file = tokio::task::spawn_blocking(move || match dir {
             Some(d) => tempfile::tempfile_in(d),
@@ -119,6 +122,7 @@ impl Spool {
         Ok(Self {
             file: tokio::fs::File::from_std(file),
             pending: BytesMut::with_capacity(SPOOL_WRITE_BATCH),
+            guard: stats.opened(),
         })
     }
 
@@ -150,6 +154,7 @@ impl Spool {
             file: self.file,
             remaining: len,
             buf: vec![0; SPOOL_READ_CHUNK],
+            _guard: self.guard,
         })
     }
 }
@@ -160,6 +165,8 @@ pub(crate) struct SpoolReader {
     file: tokio::fs::File,
     remaining: u64,
     buf: Vec<u8>,
+    /// Counts the file open in `/metrics` until it is closed (dropped).
+    _guard: SpoolGuard,
 }
 
 /// The body sent upstream. `size_hint` is always exact.
@@ -320,6 +327,8 @@ pub(crate) struct ResponseBody {
 enum ResponseInner {
     Full(Option<Bytes>),
     Upstream(Incoming),
+    /// Bytes already read from the upstream body (see `diagnose`), then the rest.
+    Prefixed(Option<Bytes>, Incoming),
 }
 
 impl ResponseBody {
@@ -337,6 +346,17 @@ impl ResponseBody {
             inner: ResponseInner::Upstream(body),
             log: None,
         }
+    }
+
+    /// The upstream's body whose first bytes, `prefix`, were already read; `ended`
+    /// when that was all of it.
+    pub(crate) fn upstream_prefixed(prefix: Bytes, body: Incoming, ended: bool) -> Self {
+        let inner = match (ended, prefix.is_empty()) {
+            (true, true) => ResponseInner::Full(None),
+            (true, false) => ResponseInner::Full(Some(prefix)),
+            (false, _) => ResponseInner::Prefixed(Some(prefix).filter(|p| !p.is_empty()), body),
+        };
+        Self { inner, log: None }
     }
 
     /// Attaches the access-log record; it is written when this body ends or is dropped.
@@ -361,6 +381,10 @@ impl Body for ResponseBody {
         let out = match &mut this.inner {
             ResponseInner::Full(b) => b.take().map(|b| Ok(Frame::data(b))),
             ResponseInner::Upstream(body) => ready!(Pin::new(body).poll_frame(cx)),
+            ResponseInner::Prefixed(prefix, body) => match prefix.take() {
+                Some(p) => Some(Ok(Frame::data(p))),
+                None => ready!(Pin::new(body).poll_frame(cx)),
+            },
         };
         match &out {
             Some(Ok(frame)) => {
@@ -386,6 +410,7 @@ impl Body for ResponseBody {
         match &self.inner {
             ResponseInner::Full(b) => b.is_none(),
             ResponseInner::Upstream(b) => b.is_end_stream(),
+            ResponseInner::Prefixed(p, b) => p.is_none() && b.is_end_stream(),
         }
     }
 
@@ -395,6 +420,16 @@ impl Body for ResponseBody {
                 SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64))
             }
             ResponseInner::Upstream(b) => b.size_hint(),
+            ResponseInner::Prefixed(p, b) => {
+                let extra = p.as_ref().map_or(0, |p| p.len() as u64);
+                let h = b.size_hint();
+                let mut out = SizeHint::new();
+                out.set_lower(h.lower() + extra);
+                if let Some(u) = h.upper() {
+                    out.set_upper(u + extra);
+                }
+                out
+            }
         }
     }
 }

@@ -94,6 +94,12 @@ pub enum ProxyError {
     /// The client's address is not in the listener's `allowed_clients`.
     #[error("client address not allowed to use this proxy")]
     ClientNotAllowed,
+    /// The whole request took longer than `limits.request_timeout_ms`.
+    #[error("the request did not complete within {timeout:?}")]
+    RequestTimeout {
+        /// The limit.
+        timeout: Duration,
+    },
     /// Building the proxy from its configuration failed (credentials, TLS, binding).
     #[error("{what}")]
     Setup {

@@ -6,11 +6,14 @@
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response};
 use hyper::body::Incoming;
+use tracing::Instrument;
 
 use super::access_log::AccessLog;
 use super::body::{hash_and_buffer, Progress, RequestBody, ResponseBody, TrackedBody};
+use super::diagnose::{self, Signed};
 use super::error::chain;
 use super::headers;
+use super::request_id::{self, RequestId};
 use super::respond::error_response;
 use super::route::{self, Target};
 use super::sign::{sign_request, SignWith};
@@ -26,15 +29,28 @@ pub(crate) async fn handle(
     listener: &ListenerState,
     req: Request<Incoming>,
 ) -> Response<ResponseBody> {
+    let id = RequestId::next();
+    let span = tracing::info_span!("request", id = id.as_str());
     let mut log = AccessLog::new(&listener.name, req.method().clone(), req.uri().path());
-    let result = proxy(state, listener, req, &mut log).await;
-    let resp = match result {
+    log.request_id = id.as_str().to_owned();
+    log.metrics = Some(state.metrics.clone());
+    let timeout = state.ops.request_timeout;
+    let result = tokio::time::timeout(timeout, proxy(state, listener, req, &mut log))
+        .instrument(span)
+        .await
+        .unwrap_or(Err(ProxyError::RequestTimeout { timeout }));
+    let mut resp = match result {
         Ok(resp) => resp,
         Err(err) => {
+            if let ProxyError::Sign(e) = &err {
+                state.metrics.sign_failure(e);
+            }
             log.error = Some(chain(&err));
             error_response(&err)
         }
     };
+    resp.headers_mut()
+        .insert(request_id::HEADER, id.header_value().clone());
     log.status = resp.status().as_u16();
     resp.map(|b| b.with_log(log))
 }
@@ -74,7 +90,7 @@ async fn proxy(
     }
 
     // Fail fast (503) before reading a possibly huge body when there are no credentials.
-    credentials(route).await?;
+    credentials(state, route).await?;
 
     let framing = client_body_framing(&parts.headers)?;
     let mut headers = parts.headers;
@@ -98,7 +114,7 @@ async fn proxy(
         (_, Some(0)) => (RequestBody::Empty, 0, None),
         (true, Some(n)) => (RequestBody::Streaming { body, remaining: n }, n, None),
         _ => {
-            let h = hash_and_buffer(body, declared, &state.body).await?;
+            let h = hash_and_buffer(body, declared, &state.body, state.metrics.spool()).await?;
             (h.body, h.len, Some(h.sha256))
         }
     };
@@ -115,9 +131,9 @@ async fn proxy(
 
     // Again after the body: a long upload may have outlived the first ones (cached, so
     // usually free).
-    let credentials = credentials(route).await?;
+    let credentials = credentials(state, route).await?;
     let settings = route.signing_settings(&target.service);
-    sign_request(
+    let output = sign_request(
         &parts.method,
         &target.path_and_query,
         &mut headers,
@@ -130,6 +146,11 @@ async fn proxy(
             key_cache: &route.key_cache,
         },
     )?;
+    let signed = Signed::new(
+        output.canonical_request,
+        output.string_to_sign,
+        credentials.session_token(),
+    );
 
     let mut upstream_req = Request::new(body);
     *upstream_req.method_mut() = parts.method;
@@ -137,23 +158,46 @@ async fn proxy(
     *upstream_req.headers_mut() = headers;
     let resp = send(state, &target, upstream_req).await?;
     log.upstream_status = Some(resp.status().as_u16());
-    let (mut parts, body) = resp.into_parts();
+    let (mut parts, mut body) = resp.into_parts();
     headers::strip_hop_by_hop(&mut parts.headers);
-    Ok(Response::from_parts(parts, ResponseBody::upstream(body)))
+    let body = if diagnose::is_candidate(parts.status) {
+        let (prefix, ended) =
+            diagnose::peek(&mut body)
+                .await
+                .map_err(|e| ProxyError::Upstream {
+                    upstream: target.host_port(),
+                    source: e.into(),
+                })?;
+        if let Some(code) = diagnose::signature_error(&parts.headers, &prefix) {
+            diagnose::log_failure(code, &route.config.name, &signed);
+        }
+        ResponseBody::upstream_prefixed(prefix, body, ended)
+    } else {
+        ResponseBody::upstream(body)
+    };
+    Ok(Response::from_parts(parts, body))
 }
 
 /// The route's current credentials, or 503.
 async fn credentials(
+    state: &ProxyState,
     route: &RouteState,
 ) -> Result<std::sync::Arc<crate::credentials::Credentials>, ProxyError> {
-    route
-        .credentials
-        .get()
-        .await
-        .map_err(|source| ProxyError::Credentials {
-            route: route.config.name.clone(),
-            source,
-        })
+    match route.credentials.get().await {
+        Ok(c) => {
+            // The address identifies the set: a refresh yields a new Arc.
+            let id = std::sync::Arc::as_ptr(&c) as usize;
+            state.metrics.credentials_ok(&route.config.name, id);
+            Ok(c)
+        }
+        Err(source) => {
+            state.metrics.credentials_failed(&route.config.name);
+            Err(ProxyError::Credentials {
+                route: route.config.name.clone(),
+                source,
+            })
+        }
+    }
 }
 
 /// Sends the signed request, mapping failures to 502/504.
@@ -168,6 +212,7 @@ async fn send(
     // moving is never cut off; an upstream silent for `timeout` after it is.
     let progress = Progress::new();
     let req = req.map(|b| TrackedBody::new(b, progress.clone()));
+    let started = std::time::Instant::now();
     let fut = target.route.client.request(req);
     tokio::pin!(fut);
     let result = loop {
@@ -181,6 +226,9 @@ async fn send(
             }
         }
     };
+    state
+        .metrics
+        .upstream_latency(&target.route.config.name, started.elapsed());
     match result {
         Ok(resp) => Ok(resp),
         Err(e) if is_timeout(&e) => Err(ProxyError::UpstreamTimeout {

@@ -21,7 +21,9 @@ pub(crate) fn status_for(err: &ProxyError) -> StatusCode {
         ProxyError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         ProxyError::Credentials { .. } => StatusCode::SERVICE_UNAVAILABLE,
         ProxyError::UpstreamConnect { .. } | ProxyError::Upstream { .. } => StatusCode::BAD_GATEWAY,
-        ProxyError::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+        ProxyError::UpstreamTimeout { .. } | ProxyError::RequestTimeout { .. } => {
+            StatusCode::GATEWAY_TIMEOUT
+        }
         ProxyError::Sign(_) | ProxyError::Spool(_) | ProxyError::Setup { .. } => {
             StatusCode::INTERNAL_SERVER_ERROR
         }

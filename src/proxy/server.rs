@@ -9,6 +9,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,14 +19,12 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
 use super::body::ResponseBody;
+use super::limits::{ConnActivity, GuardedBody};
 use super::state::{ListenerId, ProxyState};
-
-/// How long in-flight requests may run after shutdown is asked for.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 /// Serves `listeners` until `shutdown` completes, then stops accepting, lets in-flight
 /// requests finish (up to a grace period) and returns.
@@ -39,11 +38,24 @@ pub async fn run(
 ) {
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
+    // One cap for all listeners: it protects the process (file descriptors, memory).
+    let slots = Arc::new(Semaphore::new(state.ops.max_connections));
     for (listener, id) in listeners {
-        tasks.spawn(accept_loop(listener, id, state.clone(), stop_rx.clone()));
+        tasks.spawn(accept_loop(
+            listener,
+            id,
+            state.clone(),
+            slots.clone(),
+            stop_rx.clone(),
+        ));
     }
+    state.serving.store(true, Ordering::Relaxed);
     shutdown.await;
-    tracing::info!("shutting down: no new connections, draining in-flight requests");
+    state.serving.store(false, Ordering::Relaxed);
+    tracing::info!(
+        grace_seconds = state.ops.shutdown_grace.as_secs(),
+        "shutting down: no new connections, draining in-flight requests"
+    );
     // Receivers live in the tasks; if all ended already there is nobody to tell.
     let _ = stop_tx.send(true);
     while tasks.join_next().await.is_some() {}
@@ -53,13 +65,31 @@ async fn accept_loop(
     listener: TcpListener,
     id: ListenerId,
     state: Arc<ProxyState>,
+    slots: Arc<Semaphore>,
     mut stop: watch::Receiver<bool>,
 ) {
     let graceful = GracefulShutdown::new();
+    let ops = &state.ops;
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder.http1().timer(TokioTimer::new()).keep_alive(true);
-    builder.http2().timer(TokioTimer::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .keep_alive(true)
+        .header_read_timeout(ops.header_read_timeout)
+        .max_buf_size(ops.max_header_bytes);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(ops.max_header_bytes).unwrap_or(u32::MAX));
+    let idle_timeout = ops.idle_timeout;
     loop {
+        // Wait for a free slot before accepting: over the cap, clients queue in the
+        // listen backlog instead of being accepted and starved.
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => p,
+            _ = stop.changed() => break,
+        };
+        let Ok(permit) = permit else { break }; // closed: never happens (we own it)
         let accepted = tokio::select! {
             r = listener.accept() => r,
             _ = stop.changed() => break,
@@ -75,38 +105,54 @@ async fn accept_loop(
         };
         // Best effort: Nagle only adds latency to small request/response exchanges.
         let _ = stream.set_nodelay(true);
+        let activity = ConnActivity::new();
         let service = ConnService {
             state: state.clone(),
             listener: id,
             peer,
+            activity: activity.clone(),
         };
-        if let Some(acceptor) = state.listener(id).and_then(|l| l.gateway.tls.clone()) {
-            super::listener_tls::serve(
-                acceptor,
-                stream,
-                peer,
-                builder.clone(),
-                graceful.watcher(),
-                service,
-            );
-            continue;
-        }
-        // With upgrades: CONNECT tunnels (issue 6) take the connection over.
-        let conn = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
-            .into_owned();
-        let conn = graceful.watch(conn);
+        let tls = state.listener(id).and_then(|l| l.gateway.tls.clone());
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
+        let counted = state.metrics.connection_opened();
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            // Held for the connection's life: its slot under the cap, and the gauge.
+            let _slot = (permit, counted);
+            let serve = async move {
+                match tls {
+                    Some(acceptor) => {
+                        super::listener_tls::serve(
+                            acceptor, stream, peer, builder, watcher, service,
+                        )
+                        .await
+                    }
+                    // With upgrades: CONNECT tunnels (issue 6) take the connection over.
+                    None => {
+                        let conn = builder
+                            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                            .into_owned();
+                        if let Err(e) = watcher.watch(conn).await {
+                            tracing::debug!(%peer, error = %e, "connection ended with an error");
+                        }
+                    }
+                }
+            };
+            tokio::select! {
+                _ = serve => {}
+                // Nothing in flight: dropping the connection just closes the socket.
+                _ = activity.idle(idle_timeout) => {
+                    tracing::debug!(%peer, "closing idle keep-alive connection");
+                }
             }
         });
     }
     drop(listener);
+    let grace = state.ops.shutdown_grace;
     tokio::select! {
         _ = graceful.shutdown() => {}
-        _ = tokio::time::sleep(SHUTDOWN_GRACE) => {
-            tracing::warn!(grace = ?SHUTDOWN_GRACE, "in-flight requests did not finish in time");
+        _ = tokio::time::sleep(grace) => {
+            tracing::warn!(?grace, "in-flight requests did not finish in time");
         }
     }
 }
@@ -117,36 +163,41 @@ pub(crate) struct ConnService {
     state: Arc<ProxyState>,
     listener: ListenerId,
     peer: SocketAddr,
+    activity: Arc<ConnActivity>,
 }
 
 impl hyper::service::Service<Request<Incoming>> for ConnService {
-    type Response = Response<ResponseBody>;
+    type Response = Response<GuardedBody<ResponseBody>>;
     type Error = Infallible;
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
         let this = self.clone();
+        let in_flight = self.activity.begin();
         Box::pin(async move {
             let Some(listener) = this.state.listener(this.listener) else {
                 // invariant: ListenerIds come from `bind`, over the same Config.
-                return Ok(super::respond::error_response(&super::ProxyError::Setup {
+                let resp = super::respond::error_response(&super::ProxyError::Setup {
                     what: format!("unknown listener {:?}", this.listener),
                     source: "listener id out of range".into(),
-                }));
+                });
+                return Ok(resp.map(|b| GuardedBody::new(b, in_flight)));
             };
             tracing::trace!(peer = %this.peer, "request");
+            let respond =
+                |resp: Response<ResponseBody>| Ok(resp.map(|b| GuardedBody::new(b, in_flight)));
             if let Err(e) = super::connect::check_access(listener, this.peer, req.headers()) {
-                return Ok(super::respond::error_response(&e));
+                return respond(super::respond::error_response(&e));
             }
             if req.method() == http::Method::CONNECT {
                 let state = this.state.clone();
-                return Ok(
+                return respond(
                     super::connect::handle_connect(state, this.listener, listener, req)
                         .await
                         .unwrap_or_else(|e| super::respond::error_response(&e)),
                 );
             }
-            Ok(super::forward::handle(&this.state, listener, req).await)
+            respond(super::forward::handle(&this.state, listener, req).await)
         })
     }
 }

@@ -10,7 +10,8 @@ use http::{HeaderMap, Method};
 use super::ProxyError;
 use crate::credentials::Credentials;
 use crate::sigv4::{
-    self, PayloadHash, SignableRequest, SigningKeyCache, SigningParams, SigningSettings,
+    self, PayloadHash, SignableRequest, SigningKeyCache, SigningOutput, SigningParams,
+    SigningSettings,
 };
 
 /// What to sign with.
@@ -25,13 +26,14 @@ pub(crate) struct SignWith<'a> {
 
 /// Signs a request whose `headers` already hold `host` and everything to be sent, and
 /// adds the signature headers to `headers`. `path_and_query` is exactly what is sent.
+/// Returns the signer's output (its intermediate steps help debug a rejection).
 pub(crate) fn sign_request(
     method: &Method,
     path_and_query: &str,
     headers: &mut HeaderMap,
     payload: PayloadHash<'_>,
     with: &SignWith<'_>,
-) -> Result<(), ProxyError> {
+) -> Result<SigningOutput, ProxyError> {
     let mut pairs = Vec::with_capacity(headers.len());
     for (name, value) in headers.iter() {
         let value = std::str::from_utf8(value.as_bytes()).map_err(|_| {
@@ -50,5 +52,6 @@ pub(crate) fn sign_request(
     .with_key_cache(with.key_cache);
     let output = sigv4::sign(&request, &params).map_err(ProxyError::Sign)?;
     // The signer traces the canonical request and string to sign (token redacted).
-    output.apply_to_headers(headers).map_err(ProxyError::Sign)
+    output.apply_to_headers(headers).map_err(ProxyError::Sign)?;
+    Ok(output)
 }

@@ -4,13 +4,15 @@
 
 use std::borrow::Cow;
 use std::net::SocketAddr;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
+use super::metrics::Metrics;
 use super::upstream::{build_client, UpstreamClient};
 use super::ProxyError;
-use crate::config::{BodyLimits, Config, ListenerMode, RouteConfig, UpstreamSettings};
+use crate::config::{BodyLimits, Config, ListenerMode, Operations, RouteConfig, UpstreamSettings};
 use crate::credentials::SharedCredentials;
 use crate::sigv4::{SigningKeyCache, SigningSettings};
 
@@ -23,6 +25,12 @@ pub struct ProxyState {
     pub(crate) upstream: UpstreamSettings,
     /// Connection overrides, also for blind `CONNECT` tunnels.
     pub(crate) connect_to: Arc<crate::config::ConnectTo>,
+    /// Admin listener, shutdown grace, limits and client timeouts.
+    pub(crate) ops: Operations,
+    /// Counters for `/metrics`.
+    pub(crate) metrics: Arc<Metrics>,
+    /// True while [`super::run`] accepts connections (for `/readyz`).
+    pub(crate) serving: AtomicBool,
 }
 
 /// Index of a listener in [`Config::listeners`] (and in [`ProxyState`]).
@@ -96,11 +104,19 @@ impl ProxyState {
                 gateway: super::connect::ListenerGateway::new(l)?,
             });
         }
+        let metrics = Arc::new(Metrics::new(
+            listeners
+                .iter()
+                .flat_map(|l| l.routes.iter().map(|r| r.config.name.as_str())),
+        ));
         Ok(Self {
             listeners,
             body: config.body.clone(),
             upstream: config.upstream.clone(),
             connect_to,
+            ops: config.ops.clone(),
+            metrics,
+            serving: AtomicBool::new(false),
         })
     }
 

@@ -12,6 +12,8 @@
 //!   with its listeners' ephemeral addresses; [`data_file`] makes test payloads.
 //! - [`boto3_unsigned`] (`cmd.rs`): boto3 clients with `signature_version=UNSIGNED`.
 //! - [`write_test_file`], [`assert_same_file`] (`data.rs`): large deterministic payloads.
+//! - [`scripted_upstream`], [`raw_exchange`], [`admin_addr`], [`metric`] (`ops.rs`):
+//!   faulty upstreams, raw client bytes and `/metrics` for the operations tests.
 //! - [`ChildGuard`], [`spawn_on_free_port`], [`free_port`], [`proxy_bin`] (`process.rs`)
 //!   and [`isolated_command`] (`cmd.rs`): spawn any process (e.g. the `sigv4-proxy`
 //!   binary) with a clean environment and wait until it is ready.
@@ -50,6 +52,7 @@ mod ca;
 mod cmd;
 mod data;
 mod moto;
+mod ops;
 mod process;
 mod proxy;
 mod s3s;
@@ -63,6 +66,7 @@ pub(crate) use data::{assert_same_file, write_test_file};
 pub(crate) use moto::{
     Moto, MotoOptions, TemporaryCredentials, DEFAULT_TLS_HOSTNAMES, MOTO_ACCOUNT_ID,
 };
+pub(crate) use ops::{admin_addr, get, metric, raw_exchange, scripted_upstream, status_of};
 pub(crate) use process::{
     find_socket_addr, free_port, proxy_bin, spawn_on_free_port, tail, ChildGuard, Ready,
     READY_TIMEOUT,

@@ -43,9 +43,14 @@ async fn read_all(mut b: RequestBody) -> Vec<u8> {
 
 #[tokio::test]
 async fn small_body_stays_in_memory() {
-    let h = hash_and_buffer(chunks(vec![b"hello ", b"world"]), None, &limits(16, 100))
-        .await
-        .expect("ok");
+    let h = hash_and_buffer(
+        chunks(vec![b"hello ", b"world"]),
+        None,
+        &limits(16, 100),
+        &Default::default(),
+    )
+    .await
+    .expect("ok");
     assert!(matches!(h.body, RequestBody::Memory(_)));
     assert_eq!(h.len, 11);
     assert_eq!(h.sha256, sha256_hex(b"hello world"));
@@ -56,7 +61,7 @@ async fn small_body_stays_in_memory() {
 #[tokio::test]
 async fn body_over_threshold_is_spooled_and_read_back() {
     let parts: Vec<&'static [u8]> = vec![b"0123456789", b"abcdefghij", b"ABCDEFGHIJ"];
-    let h = hash_and_buffer(chunks(parts), None, &limits(15, 100))
+    let h = hash_and_buffer(chunks(parts), None, &limits(15, 100), &Default::default())
         .await
         .expect("ok");
     assert!(matches!(h.body, RequestBody::Spooled(_)), "{:?}", h.body);
@@ -69,24 +74,34 @@ async fn body_over_threshold_is_spooled_and_read_back() {
 
 #[tokio::test]
 async fn declared_length_over_threshold_spools_from_the_start() {
-    let h = hash_and_buffer(chunks(vec![b"abcdef"]), Some(6), &limits(5, 100))
-        .await
-        .expect("ok");
+    let h = hash_and_buffer(
+        chunks(vec![b"abcdef"]),
+        Some(6),
+        &limits(5, 100),
+        &Default::default(),
+    )
+    .await
+    .expect("ok");
     assert!(matches!(h.body, RequestBody::Spooled(_)));
     assert_eq!(read_all(h.body).await, b"abcdef");
 }
 
 #[tokio::test]
 async fn over_max_is_too_large() {
-    let e = hash_and_buffer(chunks(vec![b"0123456789", b"0"]), None, &limits(4, 10))
-        .await
-        .expect_err("too large");
+    let e = hash_and_buffer(
+        chunks(vec![b"0123456789", b"0"]),
+        None,
+        &limits(4, 10),
+        &Default::default(),
+    )
+    .await
+    .expect_err("too large");
     assert!(matches!(e, ProxyError::BodyTooLarge { limit: 10 }), "{e:?}");
 }
 
 #[tokio::test]
 async fn empty_body() {
-    let h = hash_and_buffer(chunks(vec![]), None, &limits(4, 10))
+    let h = hash_and_buffer(chunks(vec![]), None, &limits(4, 10), &Default::default())
         .await
         .expect("ok");
     assert!(matches!(h.body, RequestBody::Empty));

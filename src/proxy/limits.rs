@@ -1,0 +1,139 @@
+//! Per-connection limits that hyper does not provide: the idle keep-alive timeout.
+//!
+//! [`ConnActivity`] counts a connection's requests in flight (a request is in flight
+//! until its response body has been sent or dropped, see [`GuardedBody`]) and when the
+//! last one ended; [`ConnActivity::idle`] completes once the connection has had no
+//! request for the idle timeout, and the server then closes it. The request-head
+//! timeout, header size limit and connection cap are set up in [`super::server`]
+//! with hyper's own settings and a semaphore.
+
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+
+/// Request activity of one client connection.
+#[derive(Debug)]
+pub(crate) struct ConnActivity {
+    start: Instant,
+    in_flight: AtomicUsize,
+    /// Milliseconds after `start` when the last request ended.
+    last_ms: AtomicU64,
+}
+
+impl ConnActivity {
+    /// A connection that just opened (counts as activity).
+    pub(crate) fn new() -> Arc<Self> {
+        Arc::new(Self {
+            start: Instant::now(),
+            in_flight: AtomicUsize::new(0),
+            last_ms: AtomicU64::new(0),
+        })
+    }
+
+    /// A request started; it ends when the guard drops.
+    pub(crate) fn begin(self: &Arc<Self>) -> InFlight {
+        self.in_flight.fetch_add(1, Relaxed);
+        InFlight(self.clone())
+    }
+
+    fn idle_since(&self) -> Instant {
+        self.start + Duration::from_millis(self.last_ms.load(Relaxed))
+    }
+
+    /// Completes when no request has been in flight for `timeout`.
+    pub(crate) async fn idle(&self, timeout: Duration) {
+        loop {
+            let now = Instant::now();
+            let wake = if self.in_flight.load(Relaxed) > 0 {
+                now + timeout
+            } else {
+                let at = self.idle_since() + timeout;
+                if at <= now {
+                    return;
+                }
+                at
+            };
+            tokio::time::sleep_until(wake).await;
+        }
+    }
+}
+
+/// One request in flight on a connection; see [`ConnActivity::begin`].
+#[derive(Debug)]
+pub(crate) struct InFlight(Arc<ConnActivity>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let a = &self.0;
+        let ms = u64::try_from(a.start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        a.last_ms.store(ms, Relaxed);
+        a.in_flight.fetch_sub(1, Relaxed);
+    }
+}
+
+/// A response body that keeps its request counted in flight until it is done.
+#[derive(Debug)]
+pub(crate) struct GuardedBody<B> {
+    inner: B,
+    guard: Option<InFlight>,
+}
+
+impl<B: Body> GuardedBody<B> {
+    /// Wraps `inner`; `guard` is released at the end of the body or when it is dropped.
+    pub(crate) fn new(inner: B, guard: InFlight) -> Self {
+        let guard = (!inner.is_end_stream()).then_some(guard);
+        Self { inner, guard }
+    }
+}
+
+impl<B> Body for GuardedBody<B>
+where
+    B: Body<Data = Bytes> + Unpin,
+{
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        let this = self.get_mut();
+        let out = Pin::new(&mut this.inner).poll_frame(cx);
+        if matches!(out, Poll::Ready(None | Some(Err(_)))) || this.inner.is_end_stream() {
+            this.guard = None;
+        }
+        out
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_waits_for_requests_to_end() {
+        let a = ConnActivity::new();
+        let guard = a.begin();
+        let idle = tokio::time::timeout(Duration::from_secs(10), a.idle(Duration::from_secs(1)));
+        assert!(idle.await.is_err(), "not idle while a request is in flight");
+        drop(guard);
+        let t0 = Instant::now();
+        a.idle(Duration::from_secs(1)).await;
+        assert!(t0.elapsed() >= Duration::from_millis(900));
+    }
+}

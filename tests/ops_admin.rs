@@ -1,0 +1,357 @@
+//! End-to-end (issue 5): the admin endpoints, graceful shutdown letting an in-flight
+//! request finish, credentials that cannot be refreshed (503, then recovery), and a
+//! client that disconnects mid-upload (no spool file left, nothing created upstream).
+
+mod support;
+
+use std::io::Write;
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use support::*;
+
+fn request(addr: SocketAddr, path: &str) -> (u16, String) {
+    let text = raw_exchange(
+        addr,
+        format!("GET {path} HTTP/1.1\r\nhost: s3.local\r\nconnection: close\r\n\r\n").as_bytes(),
+    );
+    (status_of(&text), text)
+}
+
+fn keys() -> [(&'static str, &'static str); 2] {
+    [
+        ("AWS_ACCESS_KEY_ID", "AKIDADMINTEST"),
+        ("AWS_SECRET_ACCESS_KEY", "admin-secret"),
+    ]
+}
+
+#[test]
+fn admin_endpoints_report_health_readiness_and_metrics() {
+    let up = scripted_upstream();
+    let config = format!(
+        r#"
+admin_listen = "127.0.0.1:0"
+[[listeners]]
+name = "rev"
+listen = "127.0.0.1:0"
+[[listeners.routes]]
+name = "s3"
+upstream = "http://{up}"
+service = "s3"
+region = "us-east-1"
+"#
+    );
+    let mut proxy = SigningProxy::start(&config, &keys());
+    let admin = admin_addr(&mut proxy);
+    let (s, text) = get(admin, "/healthz");
+    assert_eq!(s, 200, "{text}");
+    let (s, text) = get(admin, "/readyz");
+    assert_eq!(s, 200, "{text}");
+    assert!(text.contains("route s3: credentials ok"), "{text}");
+    assert_eq!(get(admin, "/nope").0, 404);
+
+    assert_eq!(request(proxy.addr("rev"), "/ok").0, 200);
+    assert_eq!(request(proxy.addr("rev"), "/5xx").0, 503);
+    proxy.wait_for_log("path=/5xx");
+    let (s, m) = get(admin, "/metrics");
+    assert_eq!(s, 200, "{m}");
+    assert!(m.contains("content-type: text/plain; version=0.0.4"), "{m}");
+    let want = [
+        (
+            r#"sigv4_proxy_requests_total{route="s3",method="GET",status="2xx"}"#,
+            1.0,
+        ),
+        (
+            r#"sigv4_proxy_requests_total{route="s3",method="GET",status="5xx"}"#,
+            1.0,
+        ),
+        (r#"sigv4_proxy_response_bytes_total{route="s3"}"#, 11.0),
+        (
+            r#"sigv4_proxy_upstream_latency_seconds_count{route="s3"}"#,
+            2.0,
+        ),
+        (r#"sigv4_proxy_credential_refreshes_total{route="s3"}"#, 1.0),
+        ("sigv4_proxy_spool_files_open", 0.0),
+    ];
+    for (series, v) in want {
+        assert_eq!(metric(&m, series), Some(v), "{series} in\n{m}");
+    }
+    assert!(metric(&m, "sigv4_proxy_connections_total").unwrap_or(0.0) >= 2.0);
+}
+
+#[test]
+fn graceful_shutdown_lets_an_in_flight_request_finish_and_exits_0() {
+    let up = scripted_upstream();
+    let config = format!(
+        r#"
+admin_listen = "127.0.0.1:0"
+shutdown_grace_seconds = 10
+[[listeners]]
+name = "rev"
+listen = "127.0.0.1:0"
+[[listeners.routes]]
+upstream = "http://{up}"
+service = "s3"
+region = "us-east-1"
+"#
+    );
+    let mut proxy = SigningProxy::start(&config, &keys());
+    let addr = proxy.addr("rev");
+    let slow = std::thread::spawn(move || request(addr, "/slow"));
+    std::thread::sleep(Duration::from_millis(400));
+    proxy.process_mut().signal("TERM");
+    let (s, text) = slow.join().expect("client thread");
+    assert_eq!(s, 200, "in-flight request finished: {text}");
+    assert!(text.ends_with("slow"), "{text}");
+    let exit = proxy.process_mut().terminate(Duration::from_secs(10));
+    assert_eq!(exit.code(), Some(0), "{exit:?}");
+    assert!(proxy.log().contains("shut down"), "{}", proxy.log());
+    // New connections are refused once it stopped.
+    assert!(TcpStream::connect(addr).is_err());
+}
+
+#[test]
+fn credentials_that_cannot_be_refreshed_give_503_then_recover() {
+    let up = scripted_upstream();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flag = dir.path().join("creds-ok");
+    let script = dir.path().join("creds.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nif [ -f '{}' ]; then echo '{{\"Version\":1,\"AccessKeyId\":\"AKIDPROC\",\"SecretAccessKey\":\"proc-secret\"}}'; else echo 'vault sealed' >&2; exit 1; fi\n",
+            flag.display()
+        ),
+    )
+    .expect("write script");
+    let aws_config = dir.path().join("aws-config");
+    std::fs::write(
+        &aws_config,
+        format!(
+            "[profile proc]\ncredential_process = sh {}\n",
+            script.display()
+        ),
+    )
+    .expect("write aws config");
+    let config = format!(
+        r#"
+admin_listen = "127.0.0.1:0"
+[[listeners]]
+name = "rev"
+listen = "127.0.0.1:0"
+[[listeners.routes]]
+name = "proc"
+upstream = "http://{up}"
+service = "s3"
+region = "us-east-1"
+credentials = {{ profile = "proc" }}
+"#
+    );
+    let aws_config_s = aws_config.display().to_string();
+    let mut proxy = SigningProxy::start(&config, &[("AWS_CONFIG_FILE", &aws_config_s)]);
+    let admin = admin_addr(&mut proxy);
+    let addr = proxy.addr("rev");
+    let (s, text) = request(addr, "/ok");
+    assert_eq!(s, 503, "{text}");
+    assert!(
+        text.contains("credentials unavailable for route proc"),
+        "{text}"
+    );
+    let (s, text) = get(admin, "/readyz");
+    assert_eq!(s, 503, "{text}");
+    assert!(
+        text.contains("route proc: credentials unavailable"),
+        "{text}"
+    );
+
+    std::fs::write(&flag, "").expect("flag");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (s, text) = request(addr, "/ok");
+        if s == 200 {
+            break;
+        }
+        assert_eq!(s, 503, "{text}");
+        assert!(Instant::now() < deadline, "no recovery: {text}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert_eq!(get(admin, "/readyz").0, 200);
+    let (_, m) = get(admin, "/metrics");
+    assert!(
+        metric(&m, r#"sigv4_proxy_credential_failures_total{route="proc"}"#).unwrap_or(0.0) >= 1.0,
+        "{m}"
+    );
+}
+
+/// Sends a PUT head promising `len` bytes, `sent` bytes of body, then disconnects.
+fn abandon_upload(addr: SocketAddr, path: &str, len: usize, sent: usize) {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    write!(
+        s,
+        "PUT {path} HTTP/1.1\r\nhost: up.local\r\ncontent-length: {len}\r\n\r\n"
+    )
+    .expect("head");
+    let chunk = vec![b'x'; 64 * 1024];
+    let mut n = 0;
+    while n < sent {
+        s.write_all(&chunk).expect("body");
+        n += chunk.len();
+    }
+    s.flush().expect("flush");
+    std::thread::sleep(Duration::from_millis(300));
+    drop(s);
+}
+
+/// Open files of `pid` whose path is under `dir` (spool files show as `... (deleted)`).
+fn open_files_under(pid: u32, dir: &std::path::Path) -> Vec<String> {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return Vec::new();
+    };
+    fds.filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .map(|p| p.display().to_string())
+        .filter(|p| p.starts_with(&dir.display().to_string()))
+        .collect()
+}
+
+#[test]
+fn client_disconnect_mid_upload_aborts_upstream_and_removes_the_spool_file() {
+    let s3 = S3sFs::start("AKIDS3SOPS", "s3s-ops-secret");
+    s3.aws(&["s3api", "create-bucket", "--bucket", "ops"])
+        .assert_success();
+    let spool = tempfile::tempdir().expect("spool dir");
+    let config = format!(
+        r#"
+admin_listen = "127.0.0.1:0"
+[body]
+memory_threshold_bytes = 65536
+spool_dir = "{}"
+[[listeners]]
+name = "signed"
+listen = "127.0.0.1:0"
+[[listeners.routes]]
+upstream = "{up}"
+service = "s3"
+region = "us-east-1"
+[[listeners]]
+name = "unsigned"
+listen = "127.0.0.1:0"
+[[listeners.routes]]
+upstream = "{up}"
+service = "s3"
+region = "us-east-1"
+payload = "unsigned"
+"#,
+        spool.path().display(),
+        up = s3.endpoint()
+    );
+    let env = [
+        ("AWS_ACCESS_KEY_ID", s3.access_key_id()),
+        ("AWS_SECRET_ACCESS_KEY", s3.secret_access_key()),
+    ];
+    let mut proxy = SigningProxy::start(&config, &env);
+    let admin = admin_addr(&mut proxy);
+    let pid = proxy.process_mut().pid();
+
+    // Signed payload: the body is being spooled when the client goes away.
+    let signed = proxy.addr("signed");
+    let mut s = TcpStream::connect(signed).expect("connect");
+    write!(
+        s,
+        "PUT /ops/spooled HTTP/1.1\r\nhost: up.local\r\ncontent-length: 50000000\r\n\r\n"
+    )
+    .expect("head");
+    s.write_all(&vec![b'x'; 2 * 1024 * 1024]).expect("body");
+    s.flush().expect("flush");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while open_files_under(pid, spool.path()).is_empty() {
+        assert!(Instant::now() < deadline, "no spool file was opened");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (_, m) = get(admin, "/metrics");
+    assert_eq!(metric(&m, "sigv4_proxy_spool_files_open"), Some(1.0), "{m}");
+    drop(s);
+    proxy.wait_for_log("path=/ops/spooled");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !open_files_under(pid, spool.path()).is_empty() {
+        assert!(Instant::now() < deadline, "spool file still open");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (_, m) = get(admin, "/metrics");
+    assert_eq!(metric(&m, "sigv4_proxy_spool_files_open"), Some(0.0), "{m}");
+    assert_eq!(
+        metric(&m, "sigv4_proxy_spooled_bodies_total"),
+        Some(1.0),
+        "{m}"
+    );
+
+    // UNSIGNED-PAYLOAD: streamed to the upstream, which must see the request aborted.
+    abandon_upload(
+        proxy.addr("unsigned"),
+        "/ops/streamed",
+        20_000_000,
+        1024 * 1024,
+    );
+    proxy.wait_for_log("path=/ops/streamed");
+
+    // Give the upstream a moment, then check it created neither object.
+    std::thread::sleep(Duration::from_millis(500));
+    for key in ["spooled", "streamed"] {
+        let out = s3.aws(&["s3api", "head-object", "--bucket", "ops", "--key", key]);
+        assert!(!out.success(), "object {key} was created upstream");
+        assert!(!s3.root().join("ops").join(key).exists(), "{key} on disk");
+    }
+    // The proxy still serves (s3s-fs verifies the signature of this listing).
+    let (s, text) = get(proxy.addr("signed"), "/ops");
+    assert_eq!(s, 200, "{text}");
+}
+
+#[test]
+fn idle_keep_alive_connections_are_closed_and_the_connection_cap_queues_clients() {
+    use std::io::Read;
+    let up = scripted_upstream();
+    let config = format!(
+        r#"
+[limits]
+idle_timeout_ms = 500
+header_read_timeout_ms = 10000
+max_connections = 1
+[[listeners]]
+name = "rev"
+listen = "127.0.0.1:0"
+[[listeners.routes]]
+upstream = "http://{up}"
+service = "s3"
+region = "us-east-1"
+"#
+    );
+    let proxy = SigningProxy::start(&config, &keys());
+    let addr = proxy.addr("rev");
+    let req = b"GET /ok HTTP/1.1\r\nhost: s3.local\r\n\r\n";
+    let read_some = |s: &mut TcpStream| {
+        let mut buf = [0u8; 1024];
+        let n = s.read(&mut buf).unwrap_or(0);
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+
+    let mut a = TcpStream::connect(addr).expect("connect a");
+    a.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    a.write_all(req).expect("write a");
+    assert!(read_some(&mut a).starts_with("HTTP/1.1 200"));
+
+    // The cap is 1: b waits while a is open.
+    let mut b = TcpStream::connect(addr).expect("connect b (backlog)");
+    b.write_all(req).expect("write b");
+    b.set_read_timeout(Some(Duration::from_millis(200)))
+        .expect("timeout");
+    let mut buf = [0u8; 64];
+    assert!(b.read(&mut buf).is_err(), "b was served over the cap");
+
+    // a is idle: closed after ~500 ms, which lets b in.
+    let t0 = Instant::now();
+    assert_eq!(read_some(&mut a), "", "idle connection closed");
+    assert!(t0.elapsed() < Duration::from_secs(3), "{:?}", t0.elapsed());
+    b.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    assert!(read_some(&mut b).starts_with("HTTP/1.1 200"));
+}

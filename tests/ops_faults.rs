@@ -1,0 +1,239 @@
+//! End-to-end (issue 5): upstream faults and bad client input are each answered with
+//! the right status (or the connection closed) while other clients keep being served;
+//! the request id header; signature-failure diagnostics in the log.
+
+mod support;
+
+use std::io::Write;
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use support::*;
+
+const AKID: &str = "AKIDOPSTEST";
+const SECRET: &str = "ops-secret-NEVER-LOGGED";
+const TOKEN: &str = "ops-session-token-NEVER-LOGGED";
+
+fn start(upstream: SocketAddr) -> SigningProxy {
+    let config = format!(
+        r#"
+admin_listen = "127.0.0.1:0"
+[limits]
+header_read_timeout_ms = 1000
+max_header_bytes = 16384
+[upstream]
+response_timeout_ms = 800
+[body]
+max_bytes = 100000
+[[listeners]]
+name = "rev"
+listen = "127.0.0.1:0"
+[[listeners.routes]]
+name = "s3"
+host = "s3.local"
+upstream = "http://{upstream}"
+service = "s3"
+region = "us-east-1"
+"#
+    );
+    SigningProxy::start(
+        &config,
+        &[
+            ("AWS_ACCESS_KEY_ID", AKID),
+            ("AWS_SECRET_ACCESS_KEY", SECRET),
+            ("AWS_SESSION_TOKEN", TOKEN),
+        ],
+    )
+}
+
+fn request(addr: SocketAddr, path: &str) -> (u16, String) {
+    let text = raw_exchange(
+        addr,
+        format!("GET {path} HTTP/1.1\r\nhost: s3.local\r\nconnection: close\r\n\r\n").as_bytes(),
+    );
+    (status_of(&text), text)
+}
+
+#[test]
+fn upstream_faults_get_502_504_or_the_5xx_and_others_are_still_served() {
+    let up = scripted_upstream();
+    let mut proxy = start(up);
+    let addr = proxy.addr("rev");
+
+    let (s, text) = request(addr, "/5xx");
+    assert_eq!(s, 503, "{text}");
+    assert!(text.ends_with("SlowDown!"), "passed through: {text}");
+
+    let t0 = Instant::now();
+    let (s, text) = request(addr, "/hang");
+    assert_eq!(s, 504, "{text}");
+    assert!(text.contains("did not answer within"), "{text}");
+    assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
+
+    // The upstream closes without answering.
+    let (s, text) = request(addr, "/drop");
+    assert_eq!(s, 502, "{text}");
+    assert!(
+        text.contains("upstream") && text.contains("failed"),
+        "{text}"
+    );
+
+    // Headers came, then the connection died: the client sees a short body, not a hang.
+    let (s, text) = request(addr, "/reset");
+    assert_eq!(s, 200, "{text}");
+    assert!(text.ends_with("0123456789"), "{text}");
+
+    let (s, text) = request(addr, "/ok");
+    assert_eq!(s, 200, "still serving: {text}");
+    assert!(text.contains("x-sigv4-proxy-request-id: "), "{text}");
+    proxy.wait_for_log("upstream response body failed");
+
+    // An upstream that refuses connections.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr")
+    };
+    let mut refused = start(closed);
+    let (s, text) = request(refused.addr("rev"), "/x");
+    assert_eq!(s, 502, "{text}");
+    assert!(text.contains("cannot connect to upstream"), "{text}");
+    refused.wait_for_log("request failed");
+}
+
+#[test]
+fn bad_input_is_refused_and_slowloris_is_cut_off_without_hurting_others() {
+    let up = scripted_upstream();
+    let proxy = start(up);
+    let addr = proxy.addr("rev");
+
+    // A slow client holds a connection with half a request head.
+    let mut slow = TcpStream::connect(addr).expect("connect");
+    slow.write_all(b"GET /ok HTTP/1.1\r\nhost: s3.loc")
+        .expect("write");
+
+    let cases: &[(&str, Vec<u8>, u16)] = &[
+        ("malformed request line", b"GARBAGE\r\n\r\n".to_vec(), 400),
+        (
+            "invalid header bytes",
+            b"GET /ok HTTP/1.1\r\nhost: s3.local\r\nx-bad\x01: v\r\n\r\n".to_vec(),
+            400,
+        ),
+        (
+            "oversized headers",
+            format!(
+                "GET /ok HTTP/1.1\r\nhost: s3.local\r\nx-big: {}\r\n\r\n",
+                "a".repeat(40_000)
+            )
+            .into_bytes(),
+            431,
+        ),
+        (
+            "oversized body",
+            b"PUT /ok HTTP/1.1\r\nhost: s3.local\r\ncontent-length: 200000\r\nconnection: close\r\n\r\n".to_vec(),
+            413,
+        ),
+        (
+            "unknown absolute-URI host",
+            b"GET http://evil.example/x HTTP/1.1\r\nhost: evil.example\r\nconnection: close\r\n\r\n".to_vec(),
+            404,
+        ),
+    ];
+    for (what, bytes, want) in cases {
+        let text = raw_exchange(addr, bytes);
+        assert_eq!(status_of(&text), *want, "{what}: {text}");
+        let (s, text) = request(addr, "/ok");
+        assert_eq!(s, 200, "after {what}: {text}");
+    }
+
+    // The slow client is disconnected after header_read_timeout_ms (1 s).
+    slow.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let t0 = Instant::now();
+    let mut buf = [0u8; 512];
+    let n = std::io::Read::read(&mut slow, &mut buf).unwrap_or(0);
+    let got = String::from_utf8_lossy(&buf[..n]).into_owned();
+    assert!(
+        n == 0 || got.starts_with("HTTP/1.1 408"),
+        "closed or 408: {got:?}"
+    );
+    assert!(t0.elapsed() < Duration::from_secs(4), "{:?}", t0.elapsed());
+    let (s, _) = request(addr, "/ok");
+    assert_eq!(s, 200);
+}
+
+#[test]
+fn signature_rejections_log_canonical_request_without_secrets() {
+    let up = scripted_upstream();
+    let mut proxy = start(up);
+    let (s, text) = request(proxy.addr("rev"), "/403sig");
+    assert_eq!(s, 403, "{text}");
+    assert!(
+        text.ends_with("</Error>"),
+        "the peeked body reaches the client whole: {text}"
+    );
+    let line = proxy.wait_for_log("upstream rejected the signature");
+    let log = proxy.log();
+    assert!(line.contains("SignatureDoesNotMatch"), "{line}");
+    assert!(log.contains("GET\\n/403sig\\n"), "canonical request: {log}");
+    assert!(log.contains("AWS4-HMAC-SHA256\\n"), "string to sign: {log}");
+    assert!(log.contains("x-amz-security-token:** redacted **"), "{log}");
+    for secret in [SECRET, TOKEN] {
+        assert!(!log.contains(secret), "secret in the log: {log}");
+    }
+    // An ordinary 200 does not trigger it.
+    let before = log.matches("upstream rejected the signature").count();
+    assert_eq!(request(proxy.addr("rev"), "/ok").0, 200);
+    proxy.wait_for_log("path=/ok");
+    assert_eq!(
+        proxy
+            .log()
+            .matches("upstream rejected the signature")
+            .count(),
+        before
+    );
+}
+
+#[test]
+fn json_logs_carry_the_request_id_echoed_to_the_client() {
+    let up = scripted_upstream();
+    let mut proxy = SigningProxy::start_args(
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--upstream",
+            &format!("http://{up}"),
+            "--service",
+            "s3",
+            "--region",
+            "us-east-1",
+            "--log-format",
+            "json",
+        ],
+        &[
+            ("AWS_ACCESS_KEY_ID", AKID),
+            ("AWS_SECRET_ACCESS_KEY", SECRET),
+        ],
+    );
+    let (s, text) = request(proxy.addr("reverse"), "/ok");
+    assert_eq!(s, 200, "{text}");
+    let id = text
+        .lines()
+        .find_map(|l| l.strip_prefix("x-sigv4-proxy-request-id: "))
+        .expect("request id header")
+        .trim()
+        .to_owned();
+    proxy.wait_for_log(&id);
+    let log = proxy.log();
+    let mut access = 0;
+    for line in log.lines().filter(|l| !l.trim().is_empty()) {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        if v["fields"]["message"] == "request" {
+            assert_eq!(v["fields"]["request_id"], id.as_str(), "{line}");
+            assert_eq!(v["fields"]["status"], 200, "{line}");
+            access += 1;
+        }
+    }
+    assert_eq!(access, 1, "{log}");
+}
