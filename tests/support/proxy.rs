@@ -110,6 +110,11 @@ impl SigningProxy {
         self.process.stderr()
     }
 
+    /// Everything the proxy wrote so far, stdout then stderr.
+    pub(crate) fn output(&self) -> String {
+        format!("{}{}", self.process.stdout(), self.process.stderr())
+    }
+
     /// Waits until the log contains `needle` (access lines are written when a response
     /// ends, which can be just after the client has its answer).
     pub(crate) fn wait_for_log(&mut self, needle: &str) -> String {
