@@ -4,15 +4,17 @@
 // Reason: helpers outside #[test] fns panic on failure, which fails the test.
 #![allow(clippy::unwrap_used)]
 
-mod credentials_fakes;
+mod support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use credentials_fakes::{black_hole, container, credentials_json, imds, sso_portal, IMDS_TOKEN};
 use sigv4_proxy::credentials::{
     ChainProvider, ContainerProvider, Context, CredentialsConfig, ImdsProvider, MapEnv,
     ProvideCredentials, SystemClock,
+};
+use support::credentials_fakes::{
+    black_hole, container, credentials_json, imds, sso_portal, IMDS_TOKEN,
 };
 
 const EXPIRATION: &str = "2099-01-01T00:00:00Z";

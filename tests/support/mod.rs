@@ -14,6 +14,8 @@
 //! - [`RecordingRelay`] (`relay.rs`): a TCP relay that records the upstream's answers
 //!   (e.g. the temporary credentials STS handed the proxy), with [`xml_texts`].
 //! - [`write_test_file`], [`assert_same_file`] (`data.rs`): large deterministic payloads.
+//! - [`credentials_fakes`]: in-process (tokio) fakes of IMDSv2, the container
+//!   credentials endpoint and the SSO portal, for the credentials tests.
 //! - [`ChildGuard`], [`spawn_on_free_port`], [`free_port`], [`proxy_bin`] (`process.rs`)
 //!   and [`isolated_command`] (`cmd.rs`): spawn any process (e.g. the `sigv4-proxy`
 //!   binary) with a clean environment and wait until it is ready.
@@ -50,6 +52,7 @@
 
 mod ca;
 mod cmd;
+pub(crate) mod credentials_fakes;
 mod data;
 mod moto;
 mod process;
