@@ -61,13 +61,6 @@ credentials = {credentials}
     config
 }
 
-/// awscli through listener `name`, unsigned (the proxy signs).
-fn aws_via(proxy: &SigningProxy, listener: &str, args: &[&str]) -> CmdOutput {
-    let mut all = vec!["--no-sign-request"];
-    all.extend_from_slice(args);
-    aws(&all, Some(&proxy.endpoint(listener)), &[])
-}
-
 /// The profile assumes the role through `AWS_ENDPOINT_URL_STS` (a relay in front of
 /// moto, which records what STS handed out); awscli s3 and sts calls through the proxy
 /// succeed as the assumed role; and nothing secret appears in the trace-level output.
@@ -90,7 +83,7 @@ fn profile_role_signs_with_a_session_token_and_trace_logs_keep_every_secret() {
     );
 
     // Who moto thinks signed: the assumed role's session, not the IAM user.
-    let id = aws_via(&proxy, "sts", &["sts", "get-caller-identity"]);
+    let id = proxy.aws("sts", &["sts", "get-caller-identity"]);
     id.assert_success();
     assert_eq!(
         id.json()["Arn"].as_str(),
@@ -100,21 +93,22 @@ fn profile_role_signs_with_a_session_token_and_trace_logs_keep_every_secret() {
 
     // A realistic S3 session: make a bucket, upload, list, download, delete.
     let data = data_file(dir.path(), "payload.bin", 300_000, 4);
-    aws_via(&proxy, "s3", &["s3", "mb", "s3://role-bucket"]).assert_success();
-    aws_via(
-        &proxy,
-        "s3",
-        &[
+    proxy
+        .aws("s3", &["s3", "mb", "s3://role-bucket"])
+        .assert_success();
+    proxy
+        .aws(
             "s3",
-            "cp",
-            &data.display().to_string(),
-            "s3://role-bucket/a/payload.bin",
-        ],
-    )
-    .assert_success();
+            &[
+                "s3",
+                "cp",
+                &data.display().to_string(),
+                "s3://role-bucket/a/payload.bin",
+            ],
+        )
+        .assert_success();
     // (Not `s3 ls s3://bucket/a/`: moto miscomputes signatures over `%2F` in a query.)
-    let listing = aws_via(
-        &proxy,
+    let listing = proxy.aws(
         "s3",
         &["s3api", "list-objects-v2", "--bucket", "role-bucket"],
     );
@@ -128,17 +122,17 @@ fn profile_role_signs_with_a_session_token_and_trace_logs_keep_every_secret() {
         .collect();
     assert_eq!(objects, [("a/payload.bin", 300_000)]);
     let back = dir.path().join("back.bin");
-    aws_via(
-        &proxy,
-        "s3",
-        &[
+    proxy
+        .aws(
             "s3",
-            "cp",
-            "s3://role-bucket/a/payload.bin",
-            &back.display().to_string(),
-        ],
-    )
-    .assert_success();
+            &[
+                "s3",
+                "cp",
+                "s3://role-bucket/a/payload.bin",
+                &back.display().to_string(),
+            ],
+        )
+        .assert_success();
     assert_eq!(
         std::fs::read(&back).expect("downloaded file"),
         std::fs::read(&data).expect("payload")
@@ -258,7 +252,7 @@ session_token = {{ value = "{bad_token}" }}
         ],
     );
 
-    let id = aws_via(&proxy, "role", &["sts", "get-caller-identity"]);
+    let id = proxy.aws("role", &["sts", "get-caller-identity"]);
     id.assert_success();
     assert_eq!(
         id.json()["Arn"].as_str(),
@@ -286,7 +280,8 @@ session_token = {{ value = "{bad_token}" }}
         "moto's error document expected: {body}"
     );
     // awscli names the problem too.
-    aws_via(&proxy, "expired", &["sts", "get-caller-identity"])
+    proxy
+        .aws("expired", &["sts", "get-caller-identity"])
         .assert_failure()
         .assert_output_contains("InvalidClientTokenId");
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 
-use super::cmd::isolated_command;
+use super::cmd::{aws, isolated_command, CmdOutput};
 use super::process::{find_socket_addr, proxy_bin, ChildGuard, READY_TIMEOUT};
 
 /// A running `sigv4-proxy serve`.
@@ -103,6 +103,14 @@ impl SigningProxy {
     /// `http://ADDR` of the listener called `name`.
     pub(crate) fn endpoint(&self, name: &str) -> String {
         format!("http://{}", self.addr(name))
+    }
+
+    /// awscli through the listener called `name`, with `--no-sign-request` (the proxy
+    /// signs).
+    pub(crate) fn aws(&self, name: &str, args: &[&str]) -> CmdOutput {
+        let mut all = vec!["--no-sign-request"];
+        all.extend_from_slice(args);
+        aws(&all, Some(&self.endpoint(name)), &[])
     }
 
     /// The proxy's log so far (stderr).
