@@ -40,25 +40,23 @@ fn write_profiles(dir: &Path, moto: &Moto, role_arn: &str) -> (String, String) {
     )
 }
 
-/// A listener per service, both signing with `credentials` (a TOML inline table).
-fn two_listeners(moto: &Moto, credentials: &str) -> String {
-    let mut config = String::new();
-    for service in ["s3", "sts"] {
-        config.push_str(&format!(
-            r#"
+/// One listener called `name`, with one route to moto for `service` whose
+/// `[listeners.routes.credentials]` table holds `credentials` (TOML lines).
+fn listener(moto: &Moto, name: &str, service: &str, credentials: &str) -> String {
+    format!(
+        r#"
 [[listeners]]
-name = "{service}"
+name = "{name}"
 listen = "127.0.0.1:0"
 [[listeners.routes]]
 upstream = "{ep}"
 service = "{service}"
 region = "us-east-1"
-credentials = {credentials}
+[listeners.routes.credentials]
+{credentials}
 "#,
-            ep = moto.endpoint()
-        ));
-    }
-    config
+        ep = moto.endpoint()
+    )
 }
 
 /// The profile assumes the role through `AWS_ENDPOINT_URL_STS` (a relay in front of
@@ -73,7 +71,11 @@ fn profile_role_signs_with_a_session_token_and_trace_logs_keep_every_secret() {
     let (config_file, credentials_file) = write_profiles(dir.path(), &moto, &role_arn);
     let sts_endpoint = relay.endpoint();
     let mut proxy = SigningProxy::start(
-        &two_listeners(&moto, r#"{ profile = "gateway" }"#),
+        &[
+            listener(&moto, "s3", "s3", r#"profile = "gateway""#),
+            listener(&moto, "sts", "sts", r#"profile = "gateway""#),
+        ]
+        .concat(),
         &[
             ("AWS_CONFIG_FILE", &config_file),
             ("AWS_SHARED_CREDENTIALS_FILE", &credentials_file),
@@ -212,38 +214,25 @@ fn route_role_is_accepted_and_an_unknown_session_token_is_refused_upstream() {
     // Real temporary keys whose token we replace: what an expired session looks like to
     // moto (it never checks expiry itself).
     let stale = moto.assume_role(&role_arn, "stale");
-    let config = format!(
-        r#"
-[[listeners]]
-name = "role"
-listen = "127.0.0.1:0"
-[[listeners.routes]]
-upstream = "{ep}"
-service = "sts"
-region = "us-east-1"
-[listeners.routes.credentials]
-role_arn = "{role_arn}"
+    let role = format!(
+        r#"role_arn = "{role_arn}"
 role_session_name = "route-session"
 sts_endpoint_url = "{ep}"
-source = {{ access_key_id = {{ value = "{akid}" }}, secret_access_key = {{ env = "SOURCE_SECRET" }} }}
-
-[[listeners]]
-name = "expired"
-listen = "127.0.0.1:0"
-[[listeners.routes]]
-upstream = "{ep}"
-service = "sts"
-region = "us-east-1"
-[listeners.routes.credentials]
-access_key_id = {{ value = "{stale_akid}" }}
-secret_access_key = {{ env = "STALE_SECRET" }}
-session_token = {{ value = "{bad_token}" }}
-"#,
+source = {{ access_key_id = {{ value = "{akid}" }}, secret_access_key = {{ env = "SOURCE_SECRET" }} }}"#,
         ep = moto.endpoint(),
         akid = moto.access_key_id(),
-        stale_akid = stale.access_key_id,
-        bad_token = "FwoGZXIvYXdzEXPIREDsessionTOKENmotoNEVERissued",
     );
+    let expired = format!(
+        r#"access_key_id = {{ value = "{}" }}
+secret_access_key = {{ env = "STALE_SECRET" }}
+session_token = {{ value = "FwoGZXIvYXdzEXPIREDsessionTOKENmotoNEVERissued" }}"#,
+        stale.access_key_id
+    );
+    let config = [
+        listener(&moto, "role", "sts", &role),
+        listener(&moto, "expired", "sts", &expired),
+    ]
+    .concat();
     let mut proxy = SigningProxy::start(
         &config,
         &[
