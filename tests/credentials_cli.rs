@@ -116,7 +116,7 @@ fn credentials_command_fails_clearly() {
 }
 
 #[test]
-fn sign_uses_the_profile_and_the_chain() {
+fn sign_and_presign_use_the_profile_and_the_chain() {
     let dir = tempfile::tempdir().unwrap();
     write_files(dir.path(), "");
     let sign = |extra: &[&str], env: &[(&str, &str)]| {
@@ -142,6 +142,35 @@ fn sign_uses_the_profile_and_the_chain() {
     );
     let auth = sign(&[], &[("AWS_PROFILE", "proc")]);
     assert!(auth.contains("Credential=AKIDPROCESS00000/"), "{auth}");
+
+    // presign takes the same path: the profile's key id and its session token in the URL.
+    let presign = |extra: &[&str], env: &[(&str, &str)]| {
+        let mut args = vec![
+            "presign",
+            "--url",
+            "https://examplebucket.s3.amazonaws.com/test.txt",
+            "--timestamp",
+            "20130524T000000Z",
+        ];
+        args.extend_from_slice(extra);
+        let mut cmd = bin(dir.path(), &args);
+        cmd.envs(env.iter().copied());
+        let (out, stdout, stderr) = run(cmd);
+        assert!(out.status.success(), "{stderr}");
+        stdout
+    };
+    let url = presign(&["--profile", "dev"], &[]);
+    assert!(
+        url.contains("X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2F"),
+        "{url}"
+    );
+    assert!(url.contains("X-Amz-Security-Token="), "{url}");
+    let url = presign(&[], &[("AWS_PROFILE", "proc")]);
+    assert!(
+        url.contains("X-Amz-Credential=AKIDPROCESS00000%2F"),
+        "{url}"
+    );
+    assert!(!url.contains("X-Amz-Security-Token="), "{url}");
 }
 
 #[test]

@@ -4,15 +4,17 @@
 // Reason: helpers outside #[test] fns panic on failure, which fails the test.
 #![allow(clippy::unwrap_used)]
 
-mod credentials_fakes;
+mod support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use credentials_fakes::{black_hole, container, credentials_json, imds, sso_portal, IMDS_TOKEN};
 use sigv4_proxy::credentials::{
-    ChainProvider, ContainerProvider, Context, CredentialsConfig, ImdsProvider, MapEnv,
-    ProvideCredentials, SystemClock,
+    ChainProvider, ContainerProvider, Context, Credentials, CredentialsConfig, ImdsProvider,
+    MapEnv, ProvideCredentials, SystemClock,
+};
+use support::credentials_fakes::{
+    black_hole, container, credentials_json, imds, sso_portal, IMDS_TOKEN,
 };
 
 const EXPIRATION: &str = "2099-01-01T00:00:00Z";
@@ -22,6 +24,25 @@ fn ctx(vars: &[(&str, &str)]) -> Context {
         Arc::new(vars.iter().copied().collect::<MapEnv>()),
         Arc::new(SystemClock),
     )
+}
+
+/// Asserts `c` is what a fake served with [`credentials_json`]: key id, secret, token,
+/// the provider that answered, and [`EXPIRATION`] as the expiry.
+fn assert_served(c: &Credentials, (akid, secret, token, provider): (&str, &str, &str, &str)) {
+    assert_eq!(
+        (
+            c.access_key_id(),
+            c.secret_access_key(),
+            c.session_token(),
+            c.provider_name()
+        ),
+        (akid, secret, Some(token), provider)
+    );
+    // 2099-01-01T00:00:00Z
+    assert_eq!(
+        c.expiry(),
+        Some(std::time::UNIX_EPOCH + Duration::from_secs(4_070_908_800))
+    );
 }
 
 #[tokio::test]
@@ -36,19 +57,7 @@ async fn imds_v2_token_then_role_then_credentials() {
         .provide_credentials()
         .await
         .unwrap();
-    assert_eq!(
-        (
-            c.access_key_id(),
-            c.secret_access_key(),
-            c.session_token(),
-            c.provider_name()
-        ),
-        ("ASIAIMDS", "imds-secret", Some("imds-token"), "Imds")
-    );
-    assert_eq!(
-        c.expiry(),
-        Some(std::time::UNIX_EPOCH + Duration::from_secs(4_070_908_800))
-    );
+    assert_served(&c, ("ASIAIMDS", "imds-secret", "imds-token", "Imds"));
     let reqs = server.requests();
     let seen: Vec<(&str, &str)> = reqs
         .iter()
@@ -170,15 +179,7 @@ async fn container_full_uri_with_token_and_token_file() {
     .provide_credentials()
     .await
     .unwrap();
-    assert_eq!(
-        (
-            c.access_key_id(),
-            c.secret_access_key(),
-            c.session_token(),
-            c.provider_name()
-        ),
-        ("ASIACONT", "cont-secret", Some("cont-token"), "Container")
-    );
+    assert_served(&c, ("ASIACONT", "cont-secret", "cont-token", "Container"));
     assert_eq!(
         server.requests()[0].headers["authorization"],
         "Bearer pod-identity-token"
@@ -306,19 +307,7 @@ async fn sso_profiles_exchange_the_cached_token() {
         .get()
         .await
         .unwrap();
-    assert_eq!(
-        (
-            c.access_key_id(),
-            c.secret_access_key(),
-            c.session_token(),
-            c.provider_name()
-        ),
-        ("ASIASSO", "sso-secret", Some("sso-token"), "Sso")
-    );
-    assert_eq!(
-        c.expiry(),
-        Some(std::time::UNIX_EPOCH + Duration::from_secs(4_070_908_800))
-    );
+    assert_served(&c, ("ASIASSO", "sso-secret", "sso-token", "Sso"));
     let reqs = portal.requests();
     assert_eq!(reqs[0].query, "account_id=111122223333&role_name=ReadOnly");
 

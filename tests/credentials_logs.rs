@@ -8,18 +8,17 @@
 // Reason: helpers outside #[test] fns panic on failure, which fails the test.
 #![allow(clippy::unwrap_used)]
 
-mod credentials_fakes;
 mod support;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use credentials_fakes::{container, credentials_json, imds, sso_portal, IMDS_TOKEN};
 use sigv4_proxy::credentials::{
     ChainProvider, Context, Credentials, CredentialsConfig, KeySource, MapEnv, ProvideCredentials,
     SystemClock,
 };
 use sigv4_proxy::secret::SecretString;
+use support::credentials_fakes::{container, credentials_json, imds, sso_portal, IMDS_TOKEN};
 use support::Moto;
 
 #[derive(Clone, Default)]

@@ -42,13 +42,6 @@ fn start_proxy(moto: &Moto, secret: &str) -> SigningProxy {
     )
 }
 
-/// awscli through the proxy, unsigned.
-fn aws_via(proxy: &SigningProxy, listener: &str, args: &[&str]) -> CmdOutput {
-    let mut all = vec!["--no-sign-request"];
-    all.extend_from_slice(args);
-    aws(&all, Some(&proxy.endpoint(listener)), &[])
-}
-
 fn keys_in(moto: &Moto, bucket: &str) -> BTreeSet<String> {
     let out = moto.aws(&["s3api", "list-objects-v2", "--bucket", bucket]);
     out.assert_success();
@@ -70,47 +63,49 @@ fn awscli_s3_through_reverse_proxy_is_signed_and_accepted() {
     let small = data_file(dir.path(), "small.bin", 1000, 1);
     let big = data_file(dir.path(), "big.bin", 50 * 1024 * 1024, 2);
 
-    aws_via(&proxy, "s3", &["s3", "mb", "s3://proxied"]).assert_success();
-    aws_via(
-        &proxy,
-        "s3",
-        &[
-            "s3",
-            "cp",
-            small.to_str().expect("utf8"),
-            "s3://proxied/small.bin",
-        ],
-    )
-    .assert_success();
-    // 50 MiB: awscli uploads it in 8 MiB parts, each over the 4 MiB memory threshold,
-    // so every part goes through the proxy's spool file.
-    aws_via(
-        &proxy,
-        "s3",
-        &[
-            "s3",
-            "cp",
-            big.to_str().expect("utf8"),
-            "s3://proxied/big.bin",
-        ],
-    )
-    .assert_success();
-    // moto refuses correctly signed requests for keys with any escaped character
-    // other than a space (`+ = ! & ~ '`, unicode: awscli signing directly fails too), so
-    // the full special-character set is tested against s3s-fs in proxy_s3s.rs.
-    let special = ["with space.txt", "dir/sub/nested key.txt", "a  b/c d.txt"];
-    for key in special {
-        aws_via(
-            &proxy,
+    proxy
+        .aws("s3", &["s3", "mb", "s3://proxied"])
+        .assert_success();
+    proxy
+        .aws(
             "s3",
             &[
                 "s3",
                 "cp",
                 small.to_str().expect("utf8"),
-                &format!("s3://proxied/{key}"),
+                "s3://proxied/small.bin",
             ],
         )
         .assert_success();
+    // 50 MiB: awscli uploads it in 8 MiB parts, each over the 4 MiB memory threshold,
+    // so every part goes through the proxy's spool file.
+    proxy
+        .aws(
+            "s3",
+            &[
+                "s3",
+                "cp",
+                big.to_str().expect("utf8"),
+                "s3://proxied/big.bin",
+            ],
+        )
+        .assert_success();
+    // moto refuses correctly signed requests for keys with any escaped character
+    // other than a space (`+ = ! & ~ '`, unicode: awscli signing directly fails too), so
+    // the full special-character set is tested against s3s-fs in proxy_s3s.rs.
+    let special = ["with space.txt", "dir/sub/nested key.txt", "a  b/c d.txt"];
+    for key in special {
+        proxy
+            .aws(
+                "s3",
+                &[
+                    "s3",
+                    "cp",
+                    small.to_str().expect("utf8"),
+                    &format!("s3://proxied/{key}"),
+                ],
+            )
+            .assert_success();
     }
 
     // What moto stored, read directly (not through the proxy): exactly these keys.
@@ -120,11 +115,7 @@ fn awscli_s3_through_reverse_proxy_is_signed_and_accepted() {
     assert_eq!(keys_in(&moto, "proxied"), expected);
 
     // Listing and downloading through the proxy, byte-identical.
-    let ls = aws_via(
-        &proxy,
-        "s3",
-        &["s3api", "list-objects-v2", "--bucket", "proxied"],
-    );
+    let ls = proxy.aws("s3", &["s3api", "list-objects-v2", "--bucket", "proxied"]);
     ls.assert_success();
     let listed: BTreeSet<String> = ls.json()["Contents"]
         .as_array()
@@ -135,24 +126,26 @@ fn awscli_s3_through_reverse_proxy_is_signed_and_accepted() {
     assert_eq!(listed, expected);
     for (key, src) in [("big.bin", &big), ("dir/sub/nested key.txt", &small)] {
         let dst = dir.path().join("download");
-        aws_via(
-            &proxy,
-            "s3",
-            &[
+        proxy
+            .aws(
                 "s3",
-                "cp",
-                &format!("s3://proxied/{key}"),
-                dst.to_str().expect("utf8"),
-            ],
-        )
-        .assert_success();
+                &[
+                    "s3",
+                    "cp",
+                    &format!("s3://proxied/{key}"),
+                    dst.to_str().expect("utf8"),
+                ],
+            )
+            .assert_success();
         assert!(
             std::fs::read(&dst).expect("downloaded") == std::fs::read(src).expect("source"),
             "{key}: downloaded bytes differ"
         );
     }
 
-    aws_via(&proxy, "s3", &["s3", "rm", "s3://proxied/with space.txt"]).assert_success();
+    proxy
+        .aws("s3", &["s3", "rm", "s3://proxied/with space.txt"])
+        .assert_success();
     assert!(!keys_in(&moto, "proxied").contains("with space.txt"));
 }
 
@@ -161,42 +154,41 @@ fn dynamodb_sqs_and_sts_through_their_own_listeners() {
     let moto = Moto::enforcing();
     let proxy = start_proxy(&moto, moto.secret_access_key());
 
-    let id = aws_via(&proxy, "sts", &["sts", "get-caller-identity"]);
+    let id = proxy.aws("sts", &["sts", "get-caller-identity"]);
     id.assert_success();
     assert_eq!(id.json()["Arn"].as_str(), moto.user_arn());
 
-    aws_via(
-        &proxy,
-        "dynamodb",
-        &[
+    proxy
+        .aws(
             "dynamodb",
-            "create-table",
-            "--table-name",
-            "things",
-            "--attribute-definitions",
-            "AttributeName=id,AttributeType=S",
-            "--key-schema",
-            "AttributeName=id,KeyType=HASH",
-            "--billing-mode",
-            "PAY_PER_REQUEST",
-        ],
-    )
-    .assert_success();
-    aws_via(
-        &proxy,
-        "dynamodb",
-        &[
+            &[
+                "dynamodb",
+                "create-table",
+                "--table-name",
+                "things",
+                "--attribute-definitions",
+                "AttributeName=id,AttributeType=S",
+                "--key-schema",
+                "AttributeName=id,KeyType=HASH",
+                "--billing-mode",
+                "PAY_PER_REQUEST",
+            ],
+        )
+        .assert_success();
+    proxy
+        .aws(
             "dynamodb",
-            "put-item",
-            "--table-name",
-            "things",
-            "--item",
-            r#"{"id":{"S":"a/b c"},"v":{"N":"42"}}"#,
-        ],
-    )
-    .assert_success();
-    let got = aws_via(
-        &proxy,
+            &[
+                "dynamodb",
+                "put-item",
+                "--table-name",
+                "things",
+                "--item",
+                r#"{"id":{"S":"a/b c"},"v":{"N":"42"}}"#,
+            ],
+        )
+        .assert_success();
+    let got = proxy.aws(
         "dynamodb",
         &[
             "dynamodb",
@@ -210,31 +202,23 @@ fn dynamodb_sqs_and_sts_through_their_own_listeners() {
     got.assert_success();
     assert_eq!(got.json()["Item"]["v"]["N"].as_str(), Some("42"));
 
-    let q = aws_via(
-        &proxy,
-        "sqs",
-        &["sqs", "create-queue", "--queue-name", "jobs"],
-    );
+    let q = proxy.aws("sqs", &["sqs", "create-queue", "--queue-name", "jobs"]);
     q.assert_success();
     let url = q.json()["QueueUrl"].as_str().expect("QueueUrl").to_owned();
-    aws_via(
-        &proxy,
-        "sqs",
-        &[
+    proxy
+        .aws(
             "sqs",
-            "send-message",
-            "--queue-url",
-            &url,
-            "--message-body",
-            "hello & goodbye",
-        ],
-    )
-    .assert_success();
-    let m = aws_via(
-        &proxy,
-        "sqs",
-        &["sqs", "receive-message", "--queue-url", &url],
-    );
+            &[
+                "sqs",
+                "send-message",
+                "--queue-url",
+                &url,
+                "--message-body",
+                "hello & goodbye",
+            ],
+        )
+        .assert_success();
+    let m = proxy.aws("sqs", &["sqs", "receive-message", "--queue-url", &url]);
     m.assert_success();
     assert_eq!(
         m.json()["Messages"][0]["Body"].as_str(),
@@ -328,13 +312,17 @@ credentials = {{ access_key_id = {{ value = "{akid}" }}, secret_access_key = {{ 
         akid = moto.access_key_id()
     );
     let proxy = SigningProxy::start(&config, &[("GOOD_SECRET", moto.secret_access_key())]);
-    aws_via(&proxy, "bad", &["s3", "mb", "s3://never"])
+    proxy
+        .aws("bad", &["s3", "mb", "s3://never"])
         .assert_failure()
         .assert_output_contains("SignatureDoesNotMatch");
-    aws_via(&proxy, "sts", &["sts", "get-caller-identity"])
+    proxy
+        .aws("sts", &["sts", "get-caller-identity"])
         .assert_failure()
         .assert_output_contains("SignatureDoesNotMatch");
-    aws_via(&proxy, "good", &["s3", "mb", "s3://made-by-good"]).assert_success();
+    proxy
+        .aws("good", &["s3", "mb", "s3://made-by-good"])
+        .assert_success();
     let buckets = moto.aws(&["s3api", "list-buckets"]);
     buckets.assert_success();
     let listing = buckets.json();

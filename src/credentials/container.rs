@@ -182,16 +182,7 @@ impl ContainerProvider {
             .send(request, TIMEOUT)
             .await
             .map_err(|e| CredentialsError::caused(NAME, format!("GET {uri} failed"), e))?;
-        if !response.status.is_success() {
-            let body: String = response.text().chars().take(300).collect();
-            return Err(CredentialsError::failed(
-                NAME,
-                format!(
-                    "GET {uri} returned HTTP {}: {body}",
-                    response.status.as_u16()
-                ),
-            ));
-        }
+        response.require_success(NAME, &format!("GET {uri}"))?;
         parse_json(NAME, &response.body)
     }
 }

@@ -50,6 +50,29 @@ impl HttpResponse {
     pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
+
+    /// `Ok` for a 2xx answer; otherwise `provider`'s error "`what` returned HTTP
+    /// STATUS", with the start of the body (an error answer, so no credentials) when
+    /// there is one.
+    pub(crate) fn require_success(
+        &self,
+        provider: &'static str,
+        what: &str,
+    ) -> Result<(), super::CredentialsError> {
+        if self.status.is_success() {
+            return Ok(());
+        }
+        let body: String = self.text().trim().chars().take(300).collect();
+        let status = self.status.as_u16();
+        Err(super::CredentialsError::failed(
+            provider,
+            if body.is_empty() {
+                format!("{what} returned HTTP {status}")
+            } else {
+                format!("{what} returned HTTP {status}: {body}")
+            },
+        ))
+    }
 }
 
 /// A pooled HTTP/1 + HTTPS client.
@@ -132,5 +155,44 @@ impl HttpClient {
         tokio::time::timeout(timeout, exchange)
             .await
             .map_err(|_| HttpError::Timeout(timeout))?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::credentials::CredentialsError;
+
+    fn response(status: u16, body: &str) -> HttpResponse {
+        HttpResponse {
+            status: http::StatusCode::from_u16(status).unwrap(),
+            body: Bytes::from(body.to_owned()),
+        }
+    }
+
+    #[test]
+    fn require_success_names_the_request_status_and_body() {
+        assert!(response(200, "{}")
+            .require_success("Imds", "GET /x")
+            .is_ok());
+        let err = response(500, "")
+            .require_success("Imds", "GET /x")
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            CredentialsError::failed("Imds", "GET /x returned HTTP 500").to_string()
+        );
+        let long = format!(" oops {}", "x".repeat(400));
+        let err = response(403, &long)
+            .require_success("Sso", "SSO GetRoleCredentials")
+            .unwrap_err();
+        let expected = format!(
+            "SSO GetRoleCredentials returned HTTP 403: oops {}",
+            "x".repeat(295)
+        );
+        assert_eq!(
+            err.to_string(),
+            CredentialsError::failed("Sso", expected).to_string()
+        );
     }
 }

@@ -92,15 +92,7 @@ impl ImdsProvider {
                 "token",
             )
             .await?;
-        if !token.status.is_success() {
-            return Err(CredentialsError::failed(
-                NAME,
-                format!(
-                    "PUT /latest/api/token returned HTTP {}",
-                    token.status.as_u16()
-                ),
-            ));
-        }
+        token.require_success(NAME, "PUT /latest/api/token")?;
         let token = SecretString::new(token.text().trim());
         let mut token_header = http::HeaderValue::from_str(token.expose()).map_err(|_| {
             CredentialsError::failed(NAME, "the metadata token is not a valid header value")
@@ -120,12 +112,7 @@ impl ImdsProvider {
                 "the instance has no IAM role",
             ));
         }
-        if !roles.status.is_success() {
-            return Err(CredentialsError::failed(
-                NAME,
-                format!("GET {CREDS_PATH} returned HTTP {}", roles.status.as_u16()),
-            ));
-        }
+        roles.require_success(NAME, &format!("GET {CREDS_PATH}"))?;
         let text = roles.text();
         let Some(role) = text.lines().map(str::trim).find(|l| !l.is_empty()) else {
             return Err(CredentialsError::not_loaded(
@@ -150,15 +137,7 @@ impl ImdsProvider {
                 "credentials",
             )
             .await?;
-        if !creds.status.is_success() {
-            return Err(CredentialsError::failed(
-                NAME,
-                format!(
-                    "GET {CREDS_PATH}{role} returned HTTP {}",
-                    creds.status.as_u16()
-                ),
-            ));
-        }
+        creds.require_success(NAME, &format!("GET {CREDS_PATH}{role}"))?;
         parse_json(NAME, &creds.body)
     }
 }

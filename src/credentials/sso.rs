@@ -229,16 +229,7 @@ pub(crate) async fn load(
             format!("the SSO token was refused ({login_hint})"),
         ));
     }
-    if !response.status.is_success() {
-        let body: String = response.text().chars().take(300).collect();
-        return Err(CredentialsError::failed(
-            NAME,
-            format!(
-                "SSO GetRoleCredentials returned HTTP {}: {body}",
-                response.status.as_u16()
-            ),
-        ));
-    }
+    response.require_success(NAME, "SSO GetRoleCredentials")?;
     let answer: RoleCredentialsResponse = serde_json::from_slice(&response.body).map_err(|e| {
         CredentialsError::caused(
             NAME,

@@ -4,7 +4,7 @@
 //! upstream before signing succeeded.
 
 use http::header::{self, HeaderValue};
-use http::{Method, Request, Response};
+use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use tracing::Instrument;
 
@@ -158,6 +158,21 @@ async fn proxy(
     *upstream_req.headers_mut() = headers;
     let resp = send(state, &target, upstream_req).await?;
     log.upstream_status = Some(resp.status().as_u16());
+    if matches!(
+        resp.status(),
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
+    ) {
+        // Passed through as it is (the client sees AWS's answer), but the operator
+        // should hear of it: the usual cause is this route's credentials (an expired or
+        // revoked session token, a wrong key) or their permissions.
+        tracing::warn!(
+            route = %route.config.name,
+            upstream = %target.host_port(),
+            upstream_status = resp.status().as_u16(),
+            access_key_id = %credentials.masked_access_key_id(),
+            "upstream refused the signed request: check the route's credentials (expired or revoked session token, wrong key) and permissions"
+        );
+    }
     let (mut parts, mut body) = resp.into_parts();
     headers::strip_hop_by_hop(&mut parts.headers);
     let body = if diagnose::is_candidate(parts.status) {

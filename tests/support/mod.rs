@@ -11,9 +11,13 @@
 //! - [`SigningProxy`] (`proxy.rs`): the `sigv4-proxy` binary from a config text or flags,
 //!   with its listeners' ephemeral addresses; [`data_file`] makes test payloads.
 //! - [`boto3_unsigned`] (`cmd.rs`): boto3 clients with `signature_version=UNSIGNED`.
+//! - [`RecordingRelay`] (`relay.rs`): a TCP relay that records the upstream's answers
+//!   (e.g. the temporary credentials STS handed the proxy), with [`xml_texts`].
 //! - [`write_test_file`], [`assert_same_file`] (`data.rs`): large deterministic payloads.
 //! - [`scripted_upstream`], [`raw_exchange`], [`admin_addr`], [`metric`] (`ops.rs`):
 //!   faulty upstreams, raw client bytes and `/metrics` for the operations tests.
+//! - [`credentials_fakes`]: in-process (tokio) fakes of IMDSv2, the container
+//!   credentials endpoint and the SSO portal, for the credentials tests.
 //! - [`ChildGuard`], [`spawn_on_free_port`], [`free_port`], [`proxy_bin`] (`process.rs`)
 //!   and [`isolated_command`] (`cmd.rs`): spawn any process (e.g. the `sigv4-proxy`
 //!   binary) with a clean environment and wait until it is ready.
@@ -50,11 +54,13 @@
 
 mod ca;
 mod cmd;
+pub(crate) mod credentials_fakes;
 mod data;
 mod moto;
 mod ops;
 mod process;
 mod proxy;
+mod relay;
 mod s3s;
 
 pub(crate) use ca::TestCa;
@@ -72,4 +78,5 @@ pub(crate) use process::{
     READY_TIMEOUT,
 };
 pub(crate) use proxy::{data_file, SigningProxy};
+pub(crate) use relay::{xml_texts, RecordingRelay};
 pub(crate) use s3s::S3sFs;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 
-use super::cmd::isolated_command;
+use super::cmd::{aws, isolated_command, CmdOutput};
 use super::process::{find_socket_addr, proxy_bin, ChildGuard, READY_TIMEOUT};
 
 /// A running `sigv4-proxy serve`.
@@ -105,9 +105,22 @@ impl SigningProxy {
         format!("http://{}", self.addr(name))
     }
 
+    /// awscli through the listener called `name`, with `--no-sign-request` (the proxy
+    /// signs).
+    pub(crate) fn aws(&self, name: &str, args: &[&str]) -> CmdOutput {
+        let mut all = vec!["--no-sign-request"];
+        all.extend_from_slice(args);
+        aws(&all, Some(&self.endpoint(name)), &[])
+    }
+
     /// The proxy's log so far (stderr).
     pub(crate) fn log(&self) -> String {
         self.process.stderr()
+    }
+
+    /// Everything the proxy wrote so far, stdout then stderr.
+    pub(crate) fn output(&self) -> String {
+        format!("{}{}", self.process.stdout(), self.process.stderr())
     }
 
     /// Waits until the log contains `needle` (access lines are written when a response

@@ -10,7 +10,7 @@
 //! The container endpoint serves one path and, when given a token, answers 401 unless
 //! `Authorization` carries it exactly.
 
-// Reason: each tests/credentials_*.rs uses a different subset of this module, and a
+// Reason: each test binary uses a different subset of this module, and a
 // test helper that fails should panic (clippy's allow-unwrap-in-tests does not reach
 // helper modules of integration tests).
 #![allow(dead_code, clippy::unwrap_used)]
