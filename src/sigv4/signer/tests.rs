@@ -331,3 +331,23 @@ fn default_and_caller_exclusions_are_not_signed() {
         "content-length;content-type;host;x-amz-date"
     );
 }
+
+#[test]
+fn output_debug_hides_session_token_and_header_accessor_finds_it() {
+    let c = creds(Some("tok-secret-value"));
+    let s = SigningSettings::default();
+    let p = SigningParams::new(&c, "us-east-1", "service", t(), &s);
+    let r = SignableRequest::new(
+        "GET",
+        "/",
+        vec![("host", "example.amazonaws.com")],
+        PayloadHash::Bytes(b""),
+    );
+    let out = sign(&r, &p).unwrap();
+    assert_eq!(out.header("x-amz-security-token"), Some("tok-secret-value"));
+    assert_eq!(out.header("authorization"), Some(out.authorization()));
+    assert!(out.authorization().ends_with(out.signature()));
+    let dbg = format!("{out:?}");
+    assert!(!dbg.contains("tok-secret-value"), "{dbg}");
+    assert!(dbg.contains(out.signature()), "{dbg}");
+}
