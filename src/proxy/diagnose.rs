@@ -11,6 +11,10 @@ use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, StatusCode};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
+use std::sync::Arc;
+
+use crate::credentials::Credentials;
+use crate::sigv4::SigningOutput;
 
 /// How much of a 403 body is read to find the error code.
 pub(crate) const PEEK_BYTES: usize = 4096;
@@ -21,31 +25,45 @@ const CODES: [&str; 3] = [
     "InvalidSignatureException",
 ];
 
-/// What was signed, kept until the upstream answered.
+/// What was signed, kept until the upstream answered. Redaction happens only when a
+/// failure is logged, so the common path pays nothing beyond keeping the output.
 #[derive(Debug)]
 pub(crate) struct Signed {
-    pub(crate) canonical_request: String,
-    pub(crate) string_to_sign: String,
+    output: SigningOutput,
+    credentials: Arc<Credentials>,
 }
 
 impl Signed {
-    /// Keeps the steps of a signature, with `session_token` redacted.
-    pub(crate) fn new(
-        canonical_request: String,
-        string_to_sign: String,
-        session_token: Option<&str>,
-    ) -> Self {
+    /// Keeps a signature's output and the credentials it used (for the token to redact).
+    pub(crate) fn new(output: SigningOutput, credentials: Arc<Credentials>) -> Self {
         Self {
-            canonical_request: redact(canonical_request, session_token),
-            string_to_sign: redact(string_to_sign, session_token),
+            output,
+            credentials,
         }
+    }
+
+    /// The canonical request, with the session token redacted.
+    pub(crate) fn canonical_request(&self) -> String {
+        redact(
+            self.output.canonical_request(),
+            self.credentials.session_token(),
+        )
+    }
+
+    /// The string to sign, with the session token redacted (it never holds one, but
+    /// the rule is the same for everything this module logs).
+    pub(crate) fn string_to_sign(&self) -> String {
+        redact(
+            self.output.string_to_sign(),
+            self.credentials.session_token(),
+        )
     }
 }
 
-fn redact(text: String, token: Option<&str>) -> String {
+fn redact(text: &str, token: Option<&str>) -> String {
     match token {
-        Some(t) if !t.is_empty() && text.contains(t) => text.replace(t, "** redacted **"),
-        _ => text,
+        Some(t) if !t.is_empty() => text.replace(t, crate::secret::REDACTED),
+        _ => text.to_owned(),
     }
 }
 
@@ -92,8 +110,8 @@ pub(crate) fn log_failure(code: &str, route: &str, signed: &Signed) {
     tracing::warn!(
         route,
         error_code = code,
-        canonical_request = ?signed.canonical_request,
-        string_to_sign = ?signed.string_to_sign,
+        canonical_request = ?signed.canonical_request(),
+        string_to_sign = ?signed.string_to_sign(),
         "upstream rejected the signature; canonical request and string to sign follow (compare with the upstream's error message)"
     );
 }
@@ -115,14 +133,33 @@ mod tests {
             http::HeaderValue::from_static("InvalidSignatureException:http://x"),
         );
         assert_eq!(signature_error(&h, b""), Some("InvalidSignatureException"));
-        let s = Signed::new(
-            "GET\n/\n\nx-amz-security-token:TOK123\n".into(),
-            "AWS4-HMAC-SHA256\n".into(),
-            Some("TOK123"),
+        let creds = Arc::new(Credentials::new(
+            "ASIAEXAMPLE",
+            "secret",
+            Some("TOK123".into()),
+            None,
+            "test",
+        ));
+        let settings = crate::sigv4::SigningSettings::default();
+        let params = crate::sigv4::SigningParams::new(
+            &creds,
+            "us-east-1",
+            "service",
+            std::time::UNIX_EPOCH,
+            &settings,
         );
-        assert!(!s.canonical_request.contains("TOK123"));
+        let req = crate::sigv4::SignableRequest::new(
+            "GET",
+            "/",
+            vec![("host", "example.amazonaws.com")],
+            crate::sigv4::PayloadHash::Bytes(b""),
+        );
+        let output = crate::sigv4::sign(&req, &params).unwrap();
+        assert!(output.canonical_request().contains("TOK123"));
+        let s = Signed::new(output, creds);
+        assert!(!s.canonical_request().contains("TOK123"));
         assert!(s
-            .canonical_request
+            .canonical_request()
             .contains("x-amz-security-token:** redacted **"));
     }
 }

@@ -146,11 +146,7 @@ async fn proxy(
             key_cache: &route.key_cache,
         },
     )?;
-    let signed = Signed::new(
-        output.canonical_request,
-        output.string_to_sign,
-        credentials.session_token(),
-    );
+    let signed = Signed::new(output, credentials.clone());
 
     let mut upstream_req = Request::new(body);
     *upstream_req.method_mut() = parts.method;

@@ -47,7 +47,7 @@ impl ChunkSigner {
         if params.settings.algorithm != SigningAlgorithm::V4 {
             return Err(SignError::Unsupported("chunk signing with SigV4a"));
         }
-        let date = seed.timestamp.get(..8).ok_or(SignError::InvalidTime)?;
+        let date = seed.timestamp().get(..8).ok_or(SignError::InvalidTime)?;
         let key = with_v4_key(
             params.key_cache,
             params.credentials,
@@ -58,9 +58,9 @@ impl ChunkSigner {
         );
         Ok(Self {
             key,
-            timestamp: seed.timestamp.clone(),
-            scope: seed.credential_scope.clone(),
-            previous: seed.signature.clone(),
+            timestamp: seed.timestamp().to_owned(),
+            scope: seed.credential_scope().to_owned(),
+            previous: seed.signature().to_owned(),
         })
     }
 

@@ -19,6 +19,11 @@ const HEX_PAIRS: [[u8; 2]; 256] = {
     table
 };
 
+/// The two lower-case hex digits of `b`.
+pub(crate) fn hex_pair(b: u8) -> [u8; 2] {
+    HEX_PAIRS[usize::from(b)]
+}
+
 /// Appends the lower-case hex form of `bytes` to `out`.
 pub(crate) fn hex_into(out: &mut String, bytes: &[u8]) {
     // Digests are 32 bytes: format them on the stack and append once.
@@ -113,6 +118,7 @@ pub(crate) fn is_canonical_component(s: &str) -> bool {
 }
 
 /// `s` percent-encoded (unreserved kept, `/` encoded).
+#[cfg(test)]
 pub(crate) fn percent_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
     percent_encode_into(&mut out, s, false);

@@ -5,7 +5,7 @@
 //! rules of canonicalisation live in [`super::canonical`], key derivation in
 //! [`super::key`] and [`super::key_cache`].
 
-use std::borrow::Cow;
+use std::fmt::Write as _;
 
 use aws_lc_rs::{digest, rand::SystemRandom};
 
@@ -13,8 +13,9 @@ use super::canonical::{
     canonical_headers_into, canonical_query_into, canonical_uri_into, signed_headers_into,
     sort_headers, DEFAULT_EXCLUDED_HEADERS,
 };
-use super::encode::{hex, hex_into, percent_encode};
+use super::encode::{hex_into, hex_pair, percent_encode_into};
 use super::key_cache::{v4a_key, with_v4_key};
+use super::output::{Span, MAX_PARAMS};
 use super::payload::{PayloadHash, EMPTY_PAYLOAD_SHA256, UNSIGNED_PAYLOAD};
 use super::settings::{
     ContentSha256Header, SessionTokenMode, SignatureLocation, SigningAlgorithm, SigningSettings,
@@ -43,8 +44,8 @@ pub(crate) const MAX_EXPIRES_SECS: u64 = 604_800;
 /// let params = SigningParams::new(&creds, "us-east-1", "service", time, &settings);
 /// let request = SignableRequest::new("GET", "/", vec![("host", "example.amazonaws.com")], PayloadHash::Bytes(b""));
 /// let out = sign(&request, &params)?;
-/// assert_eq!(out.signature, "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31");
-/// assert_eq!(out.headers[0], ("x-amz-date", "20150830T123600Z".to_string()));
+/// assert_eq!(out.signature(), "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31");
+/// assert_eq!(out.header("x-amz-date"), Some("20150830T123600Z"));
 /// # Ok::<(), sigv4_proxy::sigv4::SignError>(())
 /// ```
 pub fn sign(
@@ -69,23 +70,15 @@ pub fn sign(
         }
     };
     let header_mode = expires.is_none();
-    let payload_hash = payload_hash(request.payload, v4a)?;
+    let payload_hex;
+    let payload_hash = match payload_hash(request.payload, v4a)? {
+        Payload::Str(s) => s,
+        Payload::Hex(h) => {
+            payload_hex = h;
+            payload_hex.as_str()
+        }
+    };
     let streaming = payload_hash.starts_with("STREAMING-");
-
-    // Credential scope and credential.
-    let mut scope = String::with_capacity(8 + params.region.len() + params.service.len() + 16);
-    scope.push_str(date.date());
-    scope.push('/');
-    if !v4a {
-        scope.push_str(params.region);
-        scope.push('/');
-    }
-    scope.push_str(params.service);
-    scope.push_str("/aws4_request");
-    let mut credential = String::with_capacity(creds.access_key_id().len() + 1 + scope.len());
-    credential.push_str(creds.access_key_id());
-    credential.push('/');
-    credential.push_str(&scope);
 
     let token = creds.session_token();
     let sign_token = settings.session_token == SessionTokenMode::Signed;
@@ -125,7 +118,7 @@ pub fn sign(
             entries.push(("x-amz-region-set", params.region));
         }
         if add_content_sha {
-            entries.push(("x-amz-content-sha256", &payload_hash));
+            entries.push(("x-amz-content-sha256", payload_hash));
         }
         if let (Some(t), true) = (token, sign_token) {
             entries.push(("x-amz-security-token", t));
@@ -133,168 +126,273 @@ pub fn sign(
     }
     let entries = entries.finish();
     sort_headers(entries);
-    let mut signed_headers = String::with_capacity(entries.len() * 16);
-    signed_headers_into(&mut signed_headers, entries);
 
-    // Query mode: the X-Amz-* parameters that are part of the canonical query.
-    let query_extra = expires.map(|secs| QueryExtra {
-        credential: percent_encode(&credential),
-        expires: secs.to_string(),
-        signed_headers: percent_encode(&signed_headers),
-        token: token.map(percent_encode),
-        region_set: v4a.then(|| percent_encode(params.region)),
-    });
-    let mut extra: Vec<(&str, &str)> = Vec::new();
-    if let Some(q) = &query_extra {
-        extra.reserve(7);
-        extra.push(("X-Amz-Algorithm", algorithm));
-        extra.push(("X-Amz-Credential", &q.credential));
-        extra.push(("X-Amz-Date", date.full()));
-        extra.push(("X-Amz-Expires", &q.expires));
-        extra.push(("X-Amz-SignedHeaders", &q.signed_headers));
-        if let (Some(t), true) = (&q.token, sign_token) {
-            extra.push(("X-Amz-Security-Token", t));
+    // Query mode: the X-Amz-* parameters that are part of the canonical query, with
+    // their encoded values in `scratch` (copied into the output at the end).
+    let mut scratch = String::new();
+    let mut q = QuerySpans::default();
+    if let Some(secs) = expires {
+        let mut sh = String::with_capacity(entries.len() * 16);
+        signed_headers_into(&mut sh, entries);
+        scratch.reserve(
+            (creds.access_key_id().len()
+                + params.region.len() * 2
+                + params.service.len()
+                + 30
+                + sh.len()
+                + token.map_or(0, str::len))
+                * 3
+                + 20,
+        );
+        let start = scratch.len();
+        percent_encode_into(&mut scratch, creds.access_key_id(), false);
+        scratch.push_str("%2F");
+        scratch.push_str(date.date());
+        scratch.push_str("%2F");
+        if !v4a {
+            percent_encode_into(&mut scratch, params.region, false);
+            scratch.push_str("%2F");
         }
-        if let Some(r) = &q.region_set {
-            extra.push(("X-Amz-Region-Set", r));
+        percent_encode_into(&mut scratch, params.service, false);
+        scratch.push_str("%2Faws4_request");
+        q.credential = Span::since(&scratch, start);
+        let start = scratch.len();
+        percent_encode_into(&mut scratch, &sh, false);
+        q.signed_headers = Span::since(&scratch, start);
+        let start = scratch.len();
+        // Formatting a number into a String cannot fail.
+        let _ = write!(scratch, "{secs}");
+        q.expires = Span::since(&scratch, start);
+        if let Some(t) = token {
+            let start = scratch.len();
+            percent_encode_into(&mut scratch, t, false);
+            q.token = Some(Span::since(&scratch, start));
+        }
+        if v4a {
+            let start = scratch.len();
+            percent_encode_into(&mut scratch, params.region, false);
+            q.region_set = Some(Span::since(&scratch, start));
         }
     }
+    let s = |span: Span| scratch.get(span.start..span.end).unwrap_or_default();
+    let mut extra = [("", ""); MAX_PARAMS];
+    let mut n_extra = 0;
+    if !header_mode {
+        let token = q.token.filter(|_| sign_token);
+        let all = [
+            Some(("X-Amz-Algorithm", algorithm)),
+            Some(("X-Amz-Credential", s(q.credential))),
+            Some(("X-Amz-Date", date.full())),
+            Some(("X-Amz-Expires", s(q.expires))),
+            Some(("X-Amz-SignedHeaders", s(q.signed_headers))),
+            token.map(|t| ("X-Amz-Security-Token", s(t))),
+            q.region_set.map(|r| ("X-Amz-Region-Set", s(r))),
+        ];
+        for kv in all.into_iter().flatten() {
+            extra[n_extra] = kv;
+            n_extra += 1;
+        }
+    }
+    let extra = &extra[..n_extra];
 
-    // The canonical request, in one pre-sized buffer.
+    // Everything the output holds goes into one buffer, sized up front: the
+    // timestamp, the credential (the scope is its tail), the canonical request (the
+    // signed headers and payload hash are its tail), the string to sign, the
+    // authorization (the signature is its tail) and the other values to set.
     let header_bytes: usize = entries.iter().map(|(n, v)| n.len() + v.len() + 2).sum();
-    let mut creq = String::with_capacity(
-        request.method.len()
-            + request.path.len() * 3
-            + request.query.map_or(0, str::len) * 3 / 2
-            + extra
-                .iter()
-                .map(|(k, v)| k.len() + v.len() + 2)
-                .sum::<usize>()
-            + header_bytes
-            + signed_headers.len()
-            + payload_hash.len()
-            + 8,
-    );
-    creq.push_str(request.method);
-    creq.push('\n');
+    let credential_len =
+        creds.access_key_id().len() + 1 + 9 + params.region.len() + 1 + params.service.len() + 13;
+    let creq_len = request.method.len()
+        + request.path.len() * 3
+        + request.query.map_or(0, str::len) * 3 / 2
+        + extra
+            .iter()
+            .map(|(k, v)| k.len() + v.len() + 2)
+            .sum::<usize>()
+        + header_bytes
+        + entries.len() * 24
+        + payload_hash.len()
+        + 8;
+    let signature_len = if v4a { 144 } else { 64 };
+    let sts_len = algorithm.len() + 16 + credential_len + 64 + 3;
+    let rest_len = if header_mode {
+        algorithm.len()
+            + credential_len
+            + entries.len() * 24
+            + signature_len
+            + 40
+            + if v4a { params.region.len() } else { 0 }
+            + token.map_or(0, str::len)
+    } else {
+        algorithm.len() + scratch.len() + signature_len
+    };
+    let mut buf = String::with_capacity(16 + credential_len + creq_len + sts_len + rest_len);
+
+    // `AKID/` then the scope (date/region/service/aws4_request; no region for v4a).
+    let push_scope = |buf: &mut String| -> Span {
+        let scope_start = buf.len();
+        buf.push_str(date.date());
+        buf.push('/');
+        if !v4a {
+            buf.push_str(params.region);
+            buf.push('/');
+        }
+        buf.push_str(params.service);
+        buf.push_str("/aws4_request");
+        Span::since(buf, scope_start)
+    };
+    let push_credential = |buf: &mut String| -> (Span, Span) {
+        let start = buf.len();
+        buf.push_str(creds.access_key_id());
+        buf.push('/');
+        let scope = push_scope(buf);
+        (Span::since(buf, start), scope)
+    };
+    let timestamp = Span::push(&mut buf, date.full());
+    let (credential, credential_scope) = push_credential(&mut buf);
+
+    // The canonical request.
+    let start = buf.len();
+    buf.push_str(request.method);
+    buf.push('\n');
     canonical_uri_into(
-        &mut creq,
+        &mut buf,
         request.path,
         settings.uri_encoding,
         settings.path_normalization,
     );
-    creq.push('\n');
-    canonical_query_into(&mut creq, request.query, &extra, !header_mode);
-    creq.push('\n');
-    canonical_headers_into(&mut creq, entries);
-    creq.push('\n');
-    creq.push_str(&signed_headers);
-    creq.push('\n');
-    creq.push_str(&payload_hash);
+    buf.push('\n');
+    canonical_query_into(&mut buf, request.query, extra, !header_mode);
+    buf.push('\n');
+    canonical_headers_into(&mut buf, entries);
+    buf.push('\n');
+    let sh_start = buf.len();
+    signed_headers_into(&mut buf, entries);
+    let signed_headers = Span::since(&buf, sh_start);
+    buf.push('\n');
+    let payload_span = Span::push(&mut buf, payload_hash);
+    let canonical_request = Span::since(&buf, start);
+    let creq_digest = digest::digest(
+        &digest::SHA256,
+        span_str(&buf, canonical_request).as_bytes(),
+    );
 
     // The string to sign.
-    let mut sts = String::with_capacity(algorithm.len() + 16 + scope.len() + 64 + 3);
-    sts.push_str(algorithm);
-    sts.push('\n');
-    sts.push_str(date.full());
-    sts.push('\n');
-    sts.push_str(&scope);
-    sts.push('\n');
-    hex_into(
-        &mut sts,
-        digest::digest(&digest::SHA256, creq.as_bytes()).as_ref(),
-    );
+    let start = buf.len();
+    buf.push_str(algorithm);
+    buf.push('\n');
+    buf.push_str(date.full());
+    buf.push('\n');
+    push_scope(&mut buf);
+    buf.push('\n');
+    hex_into(&mut buf, creq_digest.as_ref());
+    let string_to_sign = Span::since(&buf, start);
     if tracing::enabled!(tracing::Level::TRACE) {
         // The canonical request can carry the session token: never log it.
+        let creq = span_str(&buf, canonical_request);
         let redacted = match token {
             Some(t) if !t.is_empty() => {
                 let shown = creq.replace(t, crate::secret::REDACTED);
-                match query_extra.as_ref().and_then(|q| q.token.as_deref()) {
+                match q.token.map(s) {
                     Some(enc) if !enc.is_empty() => shown.replace(enc, crate::secret::REDACTED),
                     _ => shown,
                 }
             }
-            _ => creq.clone(),
+            _ => creq.to_owned(),
         };
-        tracing::trace!(canonical_request = %redacted, string_to_sign = %sts, "sigv4");
+        tracing::trace!(
+            canonical_request = %redacted,
+            string_to_sign = %span_str(&buf, string_to_sign),
+            "sigv4"
+        );
+    }
+
+    // The authorization (header mode) up to the signature.
+    let auth_start = buf.len();
+    if header_mode {
+        buf.push_str(algorithm);
+        buf.push_str(" Credential=");
+        push_credential(&mut buf);
+        buf.push_str(", SignedHeaders=");
+        signed_headers_into(&mut buf, entries);
+        buf.push_str(", Signature=");
     }
 
     // The signature.
-    let signature = if v4a {
+    let sig_start = buf.len();
+    if v4a {
         let key = v4a_key(params.key_cache, creds)?;
         let sig = key
-            .sign(&SystemRandom::new(), sts.as_bytes())
+            .sign(
+                &SystemRandom::new(),
+                span_str(&buf, string_to_sign).as_bytes(),
+            )
             .map_err(|_| SignError::KeyDerivation)?;
-        hex(sig.as_ref())
+        hex_into(&mut buf, sig.as_ref());
     } else {
-        with_v4_key(
+        let mac = with_v4_key(
             params.key_cache,
             creds,
             date.date(),
             params.region,
             params.service,
-            |key, _| hex(&key.sign(sts.as_bytes())),
-        )
-    };
-
-    let timestamp = date.full().to_owned();
-    let mut headers = Vec::new();
-    let mut query_params = Vec::new();
-    let mut authorization = String::new();
-    match query_extra {
-        None => {
-            authorization.reserve(
-                algorithm.len() + credential.len() + signed_headers.len() + signature.len() + 40,
-            );
-            authorization.push_str(algorithm);
-            authorization.push_str(" Credential=");
-            authorization.push_str(&credential);
-            authorization.push_str(", SignedHeaders=");
-            authorization.push_str(&signed_headers);
-            authorization.push_str(", Signature=");
-            authorization.push_str(&signature);
-            headers.reserve(5);
-            headers.push(("x-amz-date", timestamp.clone()));
-            if v4a {
-                headers.push(("x-amz-region-set", params.region.to_owned()));
-            }
-            if add_content_sha {
-                headers.push(("x-amz-content-sha256", payload_hash.clone().into_owned()));
-            }
-            if let Some(t) = token {
-                headers.push(("x-amz-security-token", t.to_owned()));
-            }
-            headers.push(("authorization", authorization.clone()));
-        }
-        Some(q) => {
-            query_params.reserve(8);
-            query_params.push(("X-Amz-Algorithm", algorithm.to_owned()));
-            query_params.push(("X-Amz-Credential", q.credential));
-            query_params.push(("X-Amz-Date", timestamp.clone()));
-            query_params.push(("X-Amz-SignedHeaders", q.signed_headers));
-            query_params.push(("X-Amz-Expires", q.expires));
-            if let Some(t) = q.token {
-                query_params.push(("X-Amz-Security-Token", t));
-            }
-            if let Some(r) = q.region_set {
-                query_params.push(("X-Amz-Region-Set", r));
-            }
-            query_params.push(("X-Amz-Signature", signature.clone()));
-        }
+            |key, _| key.sign(span_str(&buf, string_to_sign).as_bytes()),
+        );
+        hex_into(&mut buf, &mac);
     }
+    let signature = Span::since(&buf, sig_start);
 
+    let mut out_params = [("", Span::default()); MAX_PARAMS];
+    let mut n = 0;
+    let mut add = |name: &'static str, span: Span| {
+        out_params[n] = (name, span);
+        n += 1;
+    };
+    let mut authorization = Span::default();
+    if header_mode {
+        authorization = Span::since(&buf, auth_start);
+        add("x-amz-date", timestamp);
+        if v4a {
+            add("x-amz-region-set", Span::push(&mut buf, params.region));
+        }
+        if add_content_sha {
+            add("x-amz-content-sha256", payload_span);
+        }
+        if let Some(t) = token {
+            add("x-amz-security-token", Span::push(&mut buf, t));
+        }
+        add("authorization", authorization);
+    } else {
+        add("X-Amz-Algorithm", Span::push(&mut buf, algorithm));
+        add("X-Amz-Credential", Span::push(&mut buf, s(q.credential)));
+        add("X-Amz-Date", timestamp);
+        add(
+            "X-Amz-SignedHeaders",
+            Span::push(&mut buf, s(q.signed_headers)),
+        );
+        add("X-Amz-Expires", Span::push(&mut buf, s(q.expires)));
+        if let Some(t) = q.token {
+            add("X-Amz-Security-Token", Span::push(&mut buf, s(t)));
+        }
+        if let Some(r) = q.region_set {
+            add("X-Amz-Region-Set", Span::push(&mut buf, s(r)));
+        }
+        add("X-Amz-Signature", signature);
+    }
     Ok(SigningOutput {
+        buf,
         authorization,
         timestamp,
         signature,
-        canonical_request: creq,
-        string_to_sign: sts,
+        canonical_request,
+        string_to_sign,
         credential,
-        credential_scope: scope,
+        credential_scope,
         signed_headers,
-        payload_hash: payload_hash.into_owned(),
-        headers,
-        query_params,
+        payload_hash: payload_span,
+        params: out_params,
+        n_params: n,
+        query_mode: !header_mode,
     })
 }
 
@@ -341,39 +439,71 @@ impl<'s, 'a> Entries<'s, 'a> {
     }
 }
 
-/// The encoded query-mode parameter values that need their own storage.
-struct QueryExtra {
-    credential: String,
-    expires: String,
-    signed_headers: String,
-    token: Option<String>,
-    region_set: Option<String>,
+/// Where the query-mode parameter values are in the scratch buffer.
+#[derive(Default)]
+struct QuerySpans {
+    credential: Span,
+    signed_headers: Span,
+    expires: Span,
+    token: Option<Span>,
+    region_set: Option<Span>,
 }
 
-/// The payload hash string for `payload`.
-fn payload_hash(payload: PayloadHash<'_>, v4a: bool) -> Result<Cow<'static, str>, SignError> {
+/// `span` of `buf` (empty if out of range, which the signer never makes).
+fn span_str(buf: &str, span: Span) -> &str {
+    buf.get(span.start..span.end).unwrap_or_default()
+}
+
+/// A payload hash: a fixed or borrowed string, or the hex of a digest on the stack.
+enum Payload<'a> {
+    Str(&'a str),
+    Hex(HexDigest),
+}
+
+/// The lower-case hex form of a SHA-256 digest.
+struct HexDigest([u8; 64]);
+
+impl HexDigest {
+    fn new(digest: &[u8]) -> Self {
+        let mut out = [0u8; 64];
+        for (pair, &b) in out.chunks_exact_mut(2).zip(digest) {
+            pair.copy_from_slice(&hex_pair(b));
+        }
+        Self(out)
+    }
+
+    fn as_str(&self) -> &str {
+        // Only ASCII hex digits are ever written, so this never falls back.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+/// The payload hash for `payload`.
+fn payload_hash(payload: PayloadHash<'_>, v4a: bool) -> Result<Payload<'_>, SignError> {
     Ok(match payload {
-        PayloadHash::Bytes([]) => Cow::Borrowed(EMPTY_PAYLOAD_SHA256),
-        PayloadHash::Bytes(b) => Cow::Owned(hex(digest::digest(&digest::SHA256, b).as_ref())),
+        PayloadHash::Bytes([]) => Payload::Str(EMPTY_PAYLOAD_SHA256),
+        PayloadHash::Bytes(b) => {
+            Payload::Hex(HexDigest::new(digest::digest(&digest::SHA256, b).as_ref()))
+        }
         PayloadHash::Precomputed(h) => {
             let ok = h.len() == 64 && h.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'));
             if !ok {
                 return Err(SignError::InvalidPayloadHash(h.chars().take(80).collect()));
             }
-            Cow::Owned(h.to_owned())
+            Payload::Str(h)
         }
-        PayloadHash::Unsigned => Cow::Borrowed(UNSIGNED_PAYLOAD),
+        PayloadHash::Unsigned => Payload::Str(UNSIGNED_PAYLOAD),
         PayloadHash::StreamingUnsignedWithTrailer => {
-            Cow::Borrowed("STREAMING-UNSIGNED-PAYLOAD-TRAILER")
+            Payload::Str("STREAMING-UNSIGNED-PAYLOAD-TRAILER")
         }
         PayloadHash::StreamingSigned | PayloadHash::StreamingSignedWithTrailer if v4a => {
             return Err(SignError::Unsupported(
                 "signed streaming payloads with SigV4a (chunk signing is SigV4 only)",
             ))
         }
-        PayloadHash::StreamingSigned => Cow::Borrowed("STREAMING-AWS4-HMAC-SHA256-PAYLOAD"),
+        PayloadHash::StreamingSigned => Payload::Str("STREAMING-AWS4-HMAC-SHA256-PAYLOAD"),
         PayloadHash::StreamingSignedWithTrailer => {
-            Cow::Borrowed("STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER")
+            Payload::Str("STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER")
         }
     })
 }

@@ -134,13 +134,11 @@ pub(crate) fn parse_header(arg: &str) -> Result<(String, String), CliError> {
 }
 
 /// Headers in the job that the signer sets itself; never sent twice.
-fn replaced_by_signer(name: &str, out_headers: &[(&'static str, String)]) -> bool {
+fn replaced_by_signer(name: &str, out: &sigv4::SigningOutput) -> bool {
     ["authorization", "x-amz-date", "x-amz-security-token"]
         .iter()
         .any(|h| h.eq_ignore_ascii_case(name))
-        || out_headers
-            .iter()
-            .any(|(n, _)| n.eq_ignore_ascii_case(name))
+        || out.headers().any(|(n, _)| n.eq_ignore_ascii_case(name))
 }
 
 /// Resolves service and region (flags win, the URL's host fills the gaps).
@@ -223,14 +221,10 @@ pub(crate) fn sign_job(
 
     let mut send: Vec<(String, String)> = headers
         .iter()
-        .filter(|(n, _)| !replaced_by_signer(n, &out.headers))
+        .filter(|(n, _)| !replaced_by_signer(n, &out))
         .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
         .collect();
-    send.extend(
-        out.headers
-            .iter()
-            .map(|(n, v)| ((*n).to_owned(), v.clone())),
-    );
+    send.extend(out.headers().map(|(n, v)| (n.to_owned(), v.to_owned())));
     let path_and_query = if job.presign_expires.is_some() {
         out.presigned_path_and_query(&url.path_and_query)
     } else {
@@ -240,15 +234,15 @@ pub(crate) fn sign_job(
         method,
         service,
         region: signing_region,
-        authorization: out.authorization,
-        timestamp: out.timestamp,
-        signature: out.signature,
-        canonical_request: out.canonical_request,
-        string_to_sign: out.string_to_sign,
-        credential: out.credential,
-        credential_scope: out.credential_scope,
-        signed_headers: out.signed_headers,
-        payload_hash: out.payload_hash,
+        authorization: out.authorization().to_owned(),
+        timestamp: out.timestamp().to_owned(),
+        signature: out.signature().to_owned(),
+        canonical_request: out.canonical_request().to_owned(),
+        string_to_sign: out.string_to_sign().to_owned(),
+        credential: out.credential().to_owned(),
+        credential_scope: out.credential_scope().to_owned(),
+        signed_headers: out.signed_headers().to_owned(),
+        payload_hash: out.payload_hash().to_owned(),
         headers: send,
         url: format!("{}://{}{}", url.scheme, url.authority, path_and_query),
     })

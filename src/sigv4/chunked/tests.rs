@@ -51,12 +51,12 @@ fn aws_docs_streaming_example() {
     let params =
         SigningParams::new(&creds, "us-east-1", "s3", time, &settings).with_key_cache(&cache);
     let seed = seed(&params);
-    assert_eq!(seed.payload_hash, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD");
+    assert_eq!(seed.payload_hash(), "STREAMING-AWS4-HMAC-SHA256-PAYLOAD");
     assert_eq!(
-        seed.signed_headers,
+        seed.signed_headers(),
         "content-encoding;content-length;host;x-amz-content-sha256;x-amz-date;x-amz-decoded-content-length;x-amz-storage-class"
     );
-    assert_eq!(seed.signature, SEED, "seed signature");
+    assert_eq!(seed.signature(), SEED, "seed signature");
     let mut signer = ChunkSigner::new(&seed, &params).unwrap();
     assert_eq!(signer.previous_signature(), SEED);
     assert_eq!(signer.sign_chunk(&[b'a'; 65536]), CHUNK1, "first chunk");

@@ -32,24 +32,24 @@ fn get_vanilla_header() {
     );
     let out = sign(&r, &p).unwrap();
     assert_eq!(
-        out.signature,
+        out.signature(),
         "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"
     );
-    assert_eq!(out.signed_headers, "host;x-amz-date");
+    assert_eq!(out.signed_headers(), "host;x-amz-date");
     assert_eq!(
-        out.credential_scope,
+        out.credential_scope(),
         "20150830/us-east-1/service/aws4_request"
     );
     assert_eq!(
-        out.credential,
+        out.credential(),
         "AKIDEXAMPLE/20150830/us-east-1/service/aws4_request"
     );
-    assert_eq!(out.timestamp, "20150830T123600Z");
+    assert_eq!(out.timestamp(), "20150830T123600Z");
     assert_eq!(
-        out.authorization,
+        out.authorization(),
         "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"
     );
-    assert!(out.query_params.is_empty());
+    assert!(out.query_params().len() == 0);
 }
 
 #[test]
@@ -103,8 +103,7 @@ fn presign_expiry_bounds() {
             Ok(out) => {
                 assert!(ok, "{secs} accepted");
                 let exp = out
-                    .query_params
-                    .iter()
+                    .query_params()
                     .find(|(k, _)| *k == "X-Amz-Expires")
                     .unwrap();
                 assert_eq!(exp.1, secs.to_string());
@@ -138,24 +137,26 @@ fn caller_signer_headers_are_replaced_not_duplicated() {
     );
     let out = sign(&r, &p).unwrap();
     assert_eq!(
-        out.signed_headers,
+        out.signed_headers(),
         "host;x-amz-content-sha256;x-amz-date;x-amz-security-token"
     );
     assert!(out
-        .canonical_request
+        .canonical_request()
         .contains("x-amz-date:20150830T123600Z\n"));
     assert!(out
-        .canonical_request
+        .canonical_request()
         .contains("x-amz-content-sha256:UNSIGNED-PAYLOAD\n"));
-    assert!(out.canonical_request.contains("x-amz-security-token:tok\n"));
-    assert!(!out.canonical_request.contains("old"));
-    assert!(!out.canonical_request.contains("bogus"));
+    assert!(out
+        .canonical_request()
+        .contains("x-amz-security-token:tok\n"));
+    assert!(!out.canonical_request().contains("old"));
+    assert!(!out.canonical_request().contains("bogus"));
     let mut h = http::HeaderMap::new();
     h.insert("authorization", "old".parse().unwrap());
     h.insert("x-amz-content-sha256", "bogus".parse().unwrap());
     out.apply_to_headers(&mut h).unwrap();
     assert_eq!(h["x-amz-content-sha256"], "UNSIGNED-PAYLOAD");
-    assert_eq!(h["authorization"], out.authorization.as_str());
+    assert_eq!(h["authorization"], out.authorization());
     assert!(h["authorization"].is_sensitive());
     assert!(h["x-amz-security-token"].is_sensitive());
     assert_eq!(h.get_all("authorization").iter().count(), 1);
@@ -195,9 +196,9 @@ fn presigned_path_and_query_replaces_old_signature() {
     let pq = out.presigned_path_and_query("/a?b=1&X-Amz-Signature=dead");
     assert!(pq.starts_with("/a?b=1&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDEXAMPLE%2F20150830%2Fus-east-1%2Fservice%2Faws4_request&X-Amz-Date=20150830T123600Z&X-Amz-SignedHeaders=host&X-Amz-Expires=60&X-Amz-Signature="), "{pq}");
     assert!(!pq.contains("dead"));
-    assert!(pq.ends_with(&out.signature));
-    assert!(out.headers.is_empty());
-    assert!(out.authorization.is_empty());
+    assert!(pq.ends_with(&out.signature()));
+    assert!(out.headers().len() == 0);
+    assert!(out.authorization().is_empty());
 }
 
 #[test]
@@ -326,7 +327,27 @@ fn default_and_caller_exclusions_are_not_signed() {
     );
     let out = sign(&r, &p).unwrap();
     assert_eq!(
-        out.signed_headers,
+        out.signed_headers(),
         "content-length;content-type;host;x-amz-date"
     );
+}
+
+#[test]
+fn output_debug_hides_session_token_and_header_accessor_finds_it() {
+    let c = creds(Some("tok-secret-value"));
+    let s = SigningSettings::default();
+    let p = SigningParams::new(&c, "us-east-1", "service", t(), &s);
+    let r = SignableRequest::new(
+        "GET",
+        "/",
+        vec![("host", "example.amazonaws.com")],
+        PayloadHash::Bytes(b""),
+    );
+    let out = sign(&r, &p).unwrap();
+    assert_eq!(out.header("x-amz-security-token"), Some("tok-secret-value"));
+    assert_eq!(out.header("authorization"), Some(out.authorization()));
+    assert!(out.authorization().ends_with(out.signature()));
+    let dbg = format!("{out:?}");
+    assert!(!dbg.contains("tok-secret-value"), "{dbg}");
+    assert!(dbg.contains(out.signature()), "{dbg}");
 }
