@@ -110,6 +110,9 @@ struct Spool {
 
 impl Spool {
     async fn create(limits: &BodyLimits, stats: &Arc<SpoolStats>) -> Result<Self, ProxyError> {
+        // Counted before the file exists (and uncounted after it is closed, by field
+        // order), so the gauge never shows fewer files than are open.
+        let guard = stats.opened();
         let dir = limits.spool_dir.clone();
         let file = tokio::task::spawn_blocking(move || match dir {
             Some(d) => tempfile::tempfile_in(d),
@@ -122,7 +125,7 @@ impl Spool {
         Ok(Self {
             file: tokio::fs::File::from_std(file),
             pending: BytesMut::with_capacity(SPOOL_WRITE_BATCH),
-            guard: stats.opened(),
+            guard,
         })
     }
 
