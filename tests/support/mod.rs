@@ -14,8 +14,9 @@
 //! - [`RecordingRelay`] (`relay.rs`): a TCP relay that records the upstream's answers
 //!   (e.g. the temporary credentials STS handed the proxy), with [`xml_texts`].
 //! - [`write_test_file`], [`assert_same_file`] (`data.rs`): large deterministic payloads.
-//! - [`scripted_upstream`], [`raw_exchange`], [`admin_addr`], [`metric`] (`ops.rs`):
-//!   faulty upstreams, raw client bytes and `/metrics` for the operations tests.
+//! - [`scripted_upstream`], [`recording_upstream`], [`raw_exchange`], [`admin_addr`],
+//!   [`metric`] (`ops.rs`): faulty and recording upstreams, raw client bytes and
+//!   `/metrics` for the operations and error tests.
 //! - [`credentials_fakes`]: in-process (tokio) fakes of IMDSv2, the container
 //!   credentials endpoint and the SSO portal, for the credentials tests.
 //! - [`ChildGuard`], [`spawn_on_free_port`], [`free_port`], [`proxy_bin`] (`process.rs`)
@@ -72,7 +73,9 @@ pub(crate) use data::{assert_same_file, write_test_file};
 pub(crate) use moto::{
     Moto, MotoOptions, TemporaryCredentials, DEFAULT_TLS_HOSTNAMES, MOTO_ACCOUNT_ID,
 };
-pub(crate) use ops::{admin_addr, get, metric, raw_exchange, scripted_upstream, status_of};
+pub(crate) use ops::{
+    admin_addr, get, metric, raw_exchange, recording_upstream, scripted_upstream, status_of,
+};
 pub(crate) use process::{
     find_socket_addr, free_port, proxy_bin, spawn_on_free_port, tail, ChildGuard, Ready,
     READY_TIMEOUT,

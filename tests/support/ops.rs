@@ -1,8 +1,9 @@
-//! Helpers for the operations tests (issue 5): a scripted HTTP/1.1 upstream, raw
-//! client exchanges, and the admin endpoint of a [`SigningProxy`].
+//! Helpers for the operations and error tests: scripted and recording HTTP/1.1
+//! upstreams, raw client exchanges, and the admin endpoint of a [`SigningProxy`].
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::mpsc;
 use std::time::Duration;
 
 use super::proxy::SigningProxy;
@@ -22,33 +23,65 @@ pub(crate) fn scripted_upstream() -> SocketAddr {
     addr
 }
 
+/// Reads one HTTP/1.1 request from `reader`: its head (up to the blank line) and a body
+/// of its `Content-Length`. `None` when the connection ends first.
+pub(crate) fn read_request(reader: &mut impl BufRead) -> Option<(String, Vec<u8>)> {
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return None;
+        }
+        head.push_str(&line);
+        if line == "\r\n" {
+            break;
+        }
+    }
+    let len = head
+        .lines()
+        .find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse().ok())?
+        })
+        .unwrap_or(0usize);
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body).ok()?;
+    Some((head, body))
+}
+
+/// An HTTP/1.1 upstream answering `200 ok` to everything and sending each request's
+/// head and body on the channel.
+pub(crate) fn recording_upstream() -> (SocketAddr, mpsc::Receiver<(String, Vec<u8>)>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+                let mut out = stream;
+                while let Some(request) = read_request(&mut reader) {
+                    let _ = tx.send(request);
+                    if out
+                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (addr, rx)
+}
+
 fn serve_one(stream: TcpStream) {
     let mut reader = BufReader::new(stream.try_clone().expect("clone"));
     let mut out = stream;
-    loop {
-        let mut head = String::new();
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                return;
-            }
-            head.push_str(&line);
-            if line == "\r\n" {
-                break;
-            }
-        }
-        let len = head
-            .lines()
-            .find_map(|l| {
-                let (n, v) = l.split_once(':')?;
-                n.eq_ignore_ascii_case("content-length")
-                    .then(|| v.trim().parse().ok())?
-            })
-            .unwrap_or(0usize);
-        let mut body = vec![0; len];
-        if reader.read_exact(&mut body).is_err() {
-            return;
-        }
+    while let Some((head, _body)) = read_request(&mut reader) {
         let path = head.split_whitespace().nth(1).unwrap_or("/").to_owned();
         let reply: Vec<u8> = match path.as_str() {
             "/reset" => {
