@@ -8,23 +8,24 @@ use std::time::Instant;
 use http::Method;
 
 use super::metrics::Metrics;
+use super::request_id::RequestId;
 
 /// The fields of one access-log line. Never holds the query string (presigned URLs carry
 /// signatures there) or any header value.
 #[derive(Debug)]
 pub(crate) struct AccessLog {
-    pub(crate) listener: String,
+    pub(crate) listener: Arc<str>,
     pub(crate) method: Method,
     pub(crate) path: String,
-    pub(crate) route: Option<String>,
-    pub(crate) upstream: Option<String>,
+    pub(crate) route: Option<Arc<str>>,
+    pub(crate) upstream: Option<Arc<str>>,
     pub(crate) upstream_status: Option<u16>,
     pub(crate) status: u16,
     pub(crate) bytes_in: u64,
     pub(crate) bytes_out: u64,
     pub(crate) error: Option<String>,
     /// The request id (also in the span and the response header).
-    pub(crate) request_id: String,
+    pub(crate) request_id: RequestId,
     /// Where the finished request is counted.
     pub(crate) metrics: Option<Arc<Metrics>>,
     started: Instant,
@@ -32,9 +33,9 @@ pub(crate) struct AccessLog {
 
 impl AccessLog {
     /// A record for a request that just arrived.
-    pub(crate) fn new(listener: &str, method: Method, path: &str) -> Self {
+    pub(crate) fn new(listener: Arc<str>, method: Method, path: &str, id: RequestId) -> Self {
         Self {
-            listener: listener.to_owned(),
+            listener,
             method,
             path: path.to_owned(),
             route: None,
@@ -44,7 +45,7 @@ impl AccessLog {
             bytes_in: 0,
             bytes_out: 0,
             error: None,
-            request_id: String::new(),
+            request_id: id,
             metrics: None,
             started: Instant::now(),
         }
@@ -79,7 +80,7 @@ impl Drop for AccessLog {
                 bytes_in = self.bytes_in,
                 bytes_out = self.bytes_out,
                 duration_ms,
-                request_id = %self.request_id,
+                request_id = self.request_id.as_str(),
                 "request"
             ),
             Some(error) => tracing::warn!(
@@ -95,7 +96,7 @@ impl Drop for AccessLog {
                 bytes_out = self.bytes_out,
                 duration_ms,
                 error = %error,
-                request_id = %self.request_id,
+                request_id = self.request_id.as_str(),
                 "request failed"
             ),
         }

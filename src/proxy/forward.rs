@@ -31,8 +31,12 @@ pub(crate) async fn handle(
 ) -> Response<ResponseBody> {
     let id = RequestId::next();
     let span = tracing::info_span!("request", id = id.as_str());
-    let mut log = AccessLog::new(&listener.name, req.method().clone(), req.uri().path());
-    log.request_id = id.as_str().to_owned();
+    let mut log = AccessLog::new(
+        listener.name.clone(),
+        req.method().clone(),
+        req.uri().path(),
+        id,
+    );
     log.metrics = Some(state.metrics.clone());
     let timeout = state.ops.request_timeout;
     let result = tokio::time::timeout(timeout, proxy(state, listener, req, &mut log))
@@ -50,7 +54,7 @@ pub(crate) async fn handle(
         }
     };
     resp.headers_mut()
-        .insert(request_id::HEADER, id.header_value().clone());
+        .insert(request_id::HEADER, id.header_value());
     log.status = resp.status().as_u16();
     resp.map(|b| b.with_log(log))
 }
@@ -71,7 +75,7 @@ async fn proxy(
     }
     let target = route::resolve(listener, &parts)?;
     let route = target.route;
-    log.route = Some(route.config.name.clone());
+    log.route = Some(route.name.clone());
     log.upstream = Some(target.host_port());
 
     let declared = declared_length(&parts.headers)?;
@@ -90,15 +94,12 @@ async fn proxy(
     }
 
     // Fail fast (503) before reading a possibly huge body when there are no credentials.
-    credentials(state, route).await?;
+    let early = credentials(state, route).await?;
 
     let framing = client_body_framing(&parts.headers)?;
     let mut headers = parts.headers;
     headers::prepare_request(&mut headers, &route.config);
-    let host = HeaderValue::from_str(&target.authority()).map_err(|_| {
-        ProxyError::BadRequest("the upstream host is not a valid header value".into())
-    })?;
-    headers.insert(header::HOST, host);
+    headers.insert(header::HOST, target.host_header()?);
 
     // The body: stream it through (UNSIGNED-PAYLOAD with a known length), or read it
     // all while hashing. A chunked upload on an UNSIGNED-PAYLOAD route has no length to
@@ -112,6 +113,8 @@ async fn proxy(
         route.config.payload == PayloadMode::Unsigned || framing == Framing::UnsignedTrailer;
     let (body, len, sha256) = match (unsigned, declared) {
         (_, Some(0)) => (RequestBody::Empty, 0, None),
+        // No body at all (a GET without framing headers): nothing to read or hash.
+        (_, None) if http_body::Body::is_end_stream(&body) => (RequestBody::Empty, 0, None),
         (true, Some(n)) => (RequestBody::Streaming { body, remaining: n }, n, None),
         _ => {
             let h = hash_and_buffer(body, declared, &state.body, state.metrics.spool()).await?;
@@ -129,9 +132,11 @@ async fn proxy(
         (None, _, _, _) => PayloadHash::Precomputed(EMPTY_PAYLOAD_SHA256),
     };
 
-    // Again after the body: a long upload may have outlived the first ones (cached, so
-    // usually free).
-    let credentials = credentials(state, route).await?;
+    // Again after a body was read: a long upload may have outlived the first ones.
+    let credentials = match body {
+        RequestBody::Empty | RequestBody::Streaming { .. } => early,
+        _ => credentials(state, route).await?,
+    };
     let settings = route.signing_settings(&target.service);
     let output = sign_request(
         &parts.method,
@@ -176,7 +181,7 @@ async fn proxy(
             diagnose::peek(&mut body)
                 .await
                 .map_err(|e| ProxyError::Upstream {
-                    upstream: target.host_port(),
+                    upstream: target.host_port().to_string(),
                     source: e.into(),
                 })?;
         if let Some(code) = diagnose::signature_error(&parts.headers, &prefix) {
@@ -218,7 +223,8 @@ async fn send(
     req: Request<RequestBody>,
 ) -> Result<Response<Incoming>, ProxyError> {
     let timeout = state.upstream.response_timeout;
-    let upstream = target.host_port();
+    // Only errors name the upstream: format it then, not for every request.
+    let upstream = || target.host_port().to_string();
     // The timeout runs from the last request-body frame sent, so an upload that keeps
     // moving is never cut off; an upstream silent for `timeout` after it is.
     let progress = Progress::new();
@@ -232,7 +238,10 @@ async fn send(
             r = &mut fut => break r,
             _ = tokio::time::sleep_until(deadline) => {
                 if progress.last() + timeout <= std::time::Instant::now() {
-                    return Err(ProxyError::UpstreamTimeout { upstream, timeout });
+                    return Err(ProxyError::UpstreamTimeout {
+                        upstream: upstream(),
+                        timeout,
+                    });
                 }
             }
         }
@@ -243,15 +252,15 @@ async fn send(
     match result {
         Ok(resp) => Ok(resp),
         Err(e) if is_timeout(&e) => Err(ProxyError::UpstreamTimeout {
-            upstream,
+            upstream: upstream(),
             timeout: state.upstream.connect_timeout,
         }),
         Err(e) if e.is_connect() => Err(ProxyError::UpstreamConnect {
-            upstream,
+            upstream: upstream(),
             source: e.into(),
         }),
         Err(e) => Err(ProxyError::Upstream {
-            upstream,
+            upstream: upstream(),
             source: e.into(),
         }),
     }

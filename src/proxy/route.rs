@@ -8,26 +8,33 @@
 //!   a route's allow-list matches, and use TLS upstream unless the route's
 //!   `forward_scheme` is `client`.
 
-use http::request::Parts;
-use http::uri::Authority;
-use http::Uri;
+use std::borrow::Cow;
+use std::sync::Arc;
 
-use super::state::{ListenerState, RouteState};
+use http::request::Parts;
+use http::uri::{Authority, Scheme};
+use http::{HeaderValue, Uri};
+
+use super::state::{ListenerState, ReverseUpstream, RouteState};
 use super::ProxyError;
 use crate::config::{authority, ForwardScheme, ListenerMode, RouteTarget, UpstreamUrl};
 
-/// Where one request goes, and how it is signed.
+/// Where one request goes, and how it is signed. Borrows from the route what the
+/// route fixes (a reverse route's upstream, service and region), so the common request
+/// copies nothing but its path.
 #[derive(Debug)]
 pub(crate) struct Target<'a> {
     pub(crate) route: &'a RouteState,
     pub(crate) tls: bool,
     /// Lower-case, IPv6 without brackets.
-    pub(crate) host: String,
+    pub(crate) host: Cow<'a, str>,
     pub(crate) port: u16,
     /// Exactly what is sent upstream (and signed).
     pub(crate) path_and_query: String,
-    pub(crate) service: String,
-    pub(crate) region: String,
+    pub(crate) service: Cow<'a, str>,
+    pub(crate) region: Cow<'a, str>,
+    /// A reverse route's precomputed upstream forms.
+    fixed: Option<&'a ReverseUpstream>,
 }
 
 impl Target<'_> {
@@ -36,17 +43,40 @@ impl Target<'_> {
         authority(&self.host, self.port, self.tls)
     }
 
+    /// The `Host` header to send.
+    pub(crate) fn host_header(&self) -> Result<HeaderValue, ProxyError> {
+        match self.fixed {
+            Some(f) => Ok(f.host_header.clone()),
+            None => HeaderValue::from_str(&self.authority()).map_err(|_| {
+                ProxyError::BadRequest("the upstream host is not a valid header value".into())
+            }),
+        }
+    }
+
     /// `host:port`, for logs and errors.
-    pub(crate) fn host_port(&self) -> String {
-        format!("{}:{}", self.host, self.port)
+    pub(crate) fn host_port(&self) -> Arc<str> {
+        match self.fixed {
+            Some(f) => f.host_port.clone(),
+            None => Arc::from(format!("{}:{}", self.host, self.port)),
+        }
     }
 
     /// The absolute upstream URI.
     pub(crate) fn uri(&self) -> Result<Uri, ProxyError> {
-        let scheme = if self.tls { "https" } else { "http" };
+        let scheme = if self.tls {
+            Scheme::HTTPS
+        } else {
+            Scheme::HTTP
+        };
+        let authority = match self.fixed {
+            Some(f) => f.authority.clone(),
+            None => Authority::try_from(self.authority().as_str()).map_err(|e| {
+                ProxyError::BadRequest(format!("cannot build the upstream URI: {e}"))
+            })?,
+        };
         Uri::builder()
             .scheme(scheme)
-            .authority(self.authority())
+            .authority(authority)
             .path_and_query(self.path_and_query.as_str())
             .build()
             .map_err(|e| ProxyError::BadRequest(format!("cannot build the upstream URI: {e}")))
@@ -127,15 +157,19 @@ fn resolve_reverse<'a>(
             path: path.to_owned(),
         });
     };
+    let mut path_and_query = String::with_capacity(upstream.base_path.len() + pq.len());
+    path_and_query.push_str(&upstream.base_path);
+    path_and_query.push_str(pq);
     Ok(Target {
         route,
         tls: upstream.tls,
-        host: upstream.host.clone(),
+        host: Cow::Borrowed(&upstream.host),
         port: upstream.port,
-        path_and_query: format!("{}{pq}", upstream.base_path),
+        path_and_query,
         // invariant: Config::from_raw fills both for reverse routes (given or inferred)
-        service: route.config.service.clone().unwrap_or_default(),
-        region: route.config.region.clone().unwrap_or_default(),
+        service: Cow::Borrowed(route.config.service.as_deref().unwrap_or_default()),
+        region: Cow::Borrowed(route.config.region.as_deref().unwrap_or_default()),
+        fixed: route.reverse_upstream.as_ref(),
     })
 }
 
@@ -169,23 +203,26 @@ fn resolve_forward<'a>(
         ),
     };
     let (service, region) = match (&route.config.service, &route.config.region) {
-        (Some(s), Some(r)) => (s.clone(), r.clone()),
+        (Some(s), Some(r)) => (Cow::Borrowed(s.as_str()), Cow::Borrowed(r.as_str())),
         (s, r) => {
             let inferred = crate::sigv4::infer_endpoint(&host)?;
             (
-                s.clone().unwrap_or(inferred.service),
-                r.clone().unwrap_or(inferred.region),
+                s.as_deref()
+                    .map_or(Cow::Owned(inferred.service), Cow::Borrowed),
+                r.as_deref()
+                    .map_or(Cow::Owned(inferred.region), Cow::Borrowed),
             )
         }
     };
     Ok(Target {
         route,
         tls,
-        host,
+        host: Cow::Owned(host),
         port,
         path_and_query: pq.to_owned(),
         service,
         region,
+        fixed: None,
     })
 }
 
@@ -247,7 +284,7 @@ region = "us-east-1"
 
         let t = resolve(l, &parts("/logs/x", Some("localhost"))).expect("route");
         assert_eq!(
-            (t.route.config.name.as_str(), t.region.as_str()),
+            (t.route.config.name.as_str(), &*t.region),
             ("logs", "eu-west-1")
         );
         assert_eq!(t.authority(), "127.0.0.1:9000");
@@ -256,7 +293,7 @@ region = "us-east-1"
         // Host-specific beats a longer prefix on a host-less route; the port is ignored.
         let t = resolve(l, &parts("/logs/x", Some("DDB.local:8080"))).expect("route");
         assert_eq!(
-            (t.route.config.name.as_str(), t.service.as_str()),
+            (t.route.config.name.as_str(), &*t.service),
             ("by-host", "dynamodb")
         );
     }
@@ -300,7 +337,7 @@ name = "aws"
         assert!(t.tls);
         assert_eq!(t.port, 443);
         assert_eq!(
-            (t.service.as_str(), t.region.as_str()),
+            (&*t.service, &*t.region),
             ("sqs", "eu-central-1")
         );
         assert_eq!(t.path_and_query, "/?Action=ListQueues");

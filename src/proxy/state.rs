@@ -7,12 +7,16 @@ use std::net::SocketAddr;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
+use http::uri::Authority;
+use http::HeaderValue;
 use tokio::net::TcpListener;
 
 use super::metrics::Metrics;
 use super::upstream::{build_client, UpstreamClient};
 use super::ProxyError;
-use crate::config::{BodyLimits, Config, ListenerMode, Operations, RouteConfig, UpstreamSettings};
+use crate::config::{
+    BodyLimits, Config, ListenerMode, Operations, RouteConfig, RouteTarget, UpstreamSettings,
+};
 use crate::credentials::SharedCredentials;
 use crate::sigv4::{SigningKeyCache, SigningSettings};
 
@@ -39,7 +43,8 @@ pub struct ListenerId(pub usize);
 
 #[derive(Debug)]
 pub(crate) struct ListenerState {
-    pub(crate) name: String,
+    /// Shared with every access-log record (no copy per request).
+    pub(crate) name: Arc<str>,
     pub(crate) mode: ListenerMode,
     pub(crate) routes: Vec<RouteState>,
     /// TLS listener, `CONNECT` handling and access control.
@@ -49,6 +54,10 @@ pub(crate) struct ListenerState {
 #[derive(Debug)]
 pub(crate) struct RouteState {
     pub(crate) config: RouteConfig,
+    /// The route's name, shared with every access-log record.
+    pub(crate) name: Arc<str>,
+    /// A reverse route's fixed upstream, formatted once instead of per request.
+    pub(crate) reverse_upstream: Option<ReverseUpstream>,
     pub(crate) credentials: SharedCredentials,
     pub(crate) key_cache: SigningKeyCache,
     pub(crate) client: UpstreamClient,
@@ -64,6 +73,37 @@ impl RouteState {
             (Some(s), Some(fixed)) if fixed == service => Cow::Borrowed(s),
             _ => Cow::Owned(settings_for(service, &self.config.unsigned_headers)),
         }
+    }
+}
+
+/// A reverse route's upstream in the forms each request needs.
+#[derive(Debug)]
+pub(crate) struct ReverseUpstream {
+    /// The `Host` header value: `host[:port]`.
+    pub(crate) host_header: HeaderValue,
+    /// The same, for building the upstream URI.
+    pub(crate) authority: Authority,
+    /// `host:port`, for logs and errors.
+    pub(crate) host_port: Arc<str>,
+}
+
+impl ReverseUpstream {
+    fn new(route: &RouteConfig) -> Result<Option<Self>, ProxyError> {
+        let RouteTarget::Reverse { upstream, .. } = &route.target else {
+            return Ok(None);
+        };
+        let authority = upstream.authority();
+        let invalid = |what: &str| ProxyError::Setup {
+            what: format!("route {}: upstream {authority:?}", route.name),
+            source: format!("not a valid {what}").into(),
+        };
+        Ok(Some(Self {
+            host_header: HeaderValue::from_str(&authority)
+                .map_err(|_| invalid("Host header value"))?,
+            authority: Authority::try_from(authority.as_str())
+                .map_err(|_| invalid("URI authority"))?,
+            host_port: Arc::from(format!("{}:{}", upstream.host, upstream.port)),
+        }))
     }
 }
 
@@ -88,6 +128,8 @@ impl ProxyState {
                 })?;
                 routes.push(RouteState {
                     config: r.clone(),
+                    name: Arc::from(r.name.as_str()),
+                    reverse_upstream: ReverseUpstream::new(r)?,
                     credentials,
                     key_cache: SigningKeyCache::new(),
                     client: build_client(&r.extra_ca, connect_to.clone(), &config.upstream)?,
@@ -98,7 +140,7 @@ impl ProxyState {
                 });
             }
             listeners.push(ListenerState {
-                name: l.name.clone(),
+                name: Arc::from(l.name.as_str()),
                 mode: l.mode,
                 routes,
                 gateway: super::connect::ListenerGateway::new(l)?,
