@@ -23,6 +23,7 @@
 //! ```
 
 mod access_log;
+mod affinity;
 mod admin;
 mod body;
 mod connect;

@@ -168,6 +168,7 @@ pub(crate) async fn handle_connect(
                     state,
                     listener: id,
                     authority,
+                    pinned: Arc::default(),
                 };
                 let conn = auto::Builder::new(TokioExecutor::new())
                     .serve_connection(TokioIo::new(tls), service)
@@ -209,6 +210,8 @@ struct TunnelService {
     state: Arc<ProxyState>,
     listener: ListenerId,
     authority: Authority,
+    /// The upstream connection this tunnel's HTTP/1.1 requests use.
+    pinned: Arc<super::affinity::Pinned>,
 }
 
 impl hyper::service::Service<Request<Incoming>> for TunnelService {
@@ -244,7 +247,7 @@ impl hyper::service::Service<Request<Incoming>> for TunnelService {
                     )))
                 }
             }
-            Ok(super::forward::handle(&this.state, listener, req).await)
+            Ok(super::forward::handle(&this.state, listener, &this.pinned, req).await)
         })
     }
 }

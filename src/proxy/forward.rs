@@ -9,9 +9,10 @@ use hyper::body::Incoming;
 use tracing::Instrument;
 
 use super::access_log::AccessLog;
+use super::affinity::{self, Pinned};
 use super::body::{hash_and_buffer, Progress, RequestBody, ResponseBody, TrackedBody};
 use super::diagnose::{self, Signed};
-use super::error::chain;
+use super::error::{chain, BoxError};
 use super::headers;
 use super::request_id::{self, RequestId};
 use super::respond::error_response;
@@ -24,9 +25,13 @@ use crate::sigv4::{PayloadHash, EMPTY_PAYLOAD_SHA256};
 
 /// Proxies `req`, received on `listener`, and returns the response for the client
 /// (the upstream's, or an error). Writes one access-log line when the response ends.
+///
+/// `pinned` is the client connection's upstream connection slot (see
+/// [`super::affinity`]).
 pub(crate) async fn handle(
     state: &ProxyState,
     listener: &ListenerState,
+    pinned: &Pinned,
     req: Request<Incoming>,
 ) -> Response<ResponseBody> {
     let id = RequestId::next();
@@ -39,7 +44,7 @@ pub(crate) async fn handle(
     );
     log.metrics = Some(state.metrics.clone());
     let timeout = state.ops.request_timeout;
-    let result = tokio::time::timeout(timeout, proxy(state, listener, req, &mut log))
+    let result = tokio::time::timeout(timeout, proxy(state, listener, pinned, req, &mut log))
         .instrument(span)
         .await
         .unwrap_or(Err(ProxyError::RequestTimeout { timeout }));
@@ -62,6 +67,7 @@ pub(crate) async fn handle(
 async fn proxy(
     state: &ProxyState,
     listener: &ListenerState,
+    pinned: &Pinned,
     req: Request<Incoming>,
     log: &mut AccessLog,
 ) -> Result<Response<ResponseBody>, ProxyError> {
@@ -154,10 +160,13 @@ async fn proxy(
     let signed = Signed::new(output, credentials.clone());
 
     let mut upstream_req = Request::new(body);
+    // HTTP/1.x clients get an HTTP/1.1 upstream connection pinned to their connection;
+    // HTTP/2 clients share the pooled client (HTTP/2 upstream when offered).
+    let pin = (parts.version <= http::Version::HTTP_11).then_some(pinned);
     *upstream_req.method_mut() = parts.method;
     *upstream_req.uri_mut() = target.uri()?;
     *upstream_req.headers_mut() = headers;
-    let resp = send(state, &target, upstream_req).await?;
+    let resp = send(state, &target, pin, upstream_req).await?;
     log.upstream_status = Some(resp.status().as_u16());
     if matches!(
         resp.status(),
@@ -220,6 +229,7 @@ async fn credentials(
 async fn send(
     state: &ProxyState,
     target: &Target<'_>,
+    pinned: Option<&Pinned>,
     req: Request<RequestBody>,
 ) -> Result<Response<Incoming>, ProxyError> {
     let timeout = state.upstream.response_timeout;
@@ -230,7 +240,23 @@ async fn send(
     let progress = Progress::new();
     let req = req.map(|b| TrackedBody::new(b, progress.clone()));
     let started = std::time::Instant::now();
-    let fut = target.route.client.request(req);
+    let fut = async {
+        match pinned {
+            Some(p) => affinity::send(p, &target.route.h1, target.pool_key(), req)
+                .await
+                .map_err(|e| match e {
+                    affinity::SendError::Connect(e) => SendFailure::Connect(e),
+                    affinity::SendError::Send(e) => SendFailure::Other(e.into()),
+                }),
+            None => target.route.client.request(req).await.map_err(|e| {
+                if e.is_connect() {
+                    SendFailure::Connect(e.into())
+                } else {
+                    SendFailure::Other(e.into())
+                }
+            }),
+        }
+    };
     tokio::pin!(fut);
     let result = loop {
         let deadline = tokio::time::Instant::from_std(progress.last() + timeout);
@@ -251,19 +277,27 @@ async fn send(
         .upstream_latency(&target.route.config.name, started.elapsed());
     match result {
         Ok(resp) => Ok(resp),
-        Err(e) if is_timeout(&e) => Err(ProxyError::UpstreamTimeout {
+        Err(SendFailure::Connect(e)) if is_timeout(&*e) => Err(ProxyError::UpstreamTimeout {
             upstream: upstream(),
             timeout: state.upstream.connect_timeout,
         }),
-        Err(e) if e.is_connect() => Err(ProxyError::UpstreamConnect {
+        Err(SendFailure::Connect(e)) => Err(ProxyError::UpstreamConnect {
             upstream: upstream(),
-            source: e.into(),
+            source: e,
         }),
-        Err(e) => Err(ProxyError::Upstream {
+        Err(SendFailure::Other(e)) => Err(ProxyError::Upstream {
             upstream: upstream(),
-            source: e.into(),
+            source: e,
         }),
     }
+}
+
+/// Why sending upstream failed, from either client path.
+enum SendFailure {
+    /// No connection could be made.
+    Connect(BoxError),
+    /// The exchange failed on a connection.
+    Other(BoxError),
 }
 
 /// True when an I/O error somewhere in the chain is a timeout (the connect timeout).

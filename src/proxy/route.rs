@@ -61,6 +61,18 @@ impl Target<'_> {
         }
     }
 
+    /// Which upstream connections can carry this request: `host:port` for a reverse
+    /// route (its scheme is fixed), `scheme://host:port` for a forward one.
+    pub(crate) fn pool_key(&self) -> Arc<str> {
+        match self.fixed {
+            Some(f) => f.host_port.clone(),
+            None => {
+                let scheme = if self.tls { "https" } else { "http" };
+                Arc::from(format!("{scheme}://{}:{}", self.host, self.port))
+            }
+        }
+    }
+
     /// The absolute upstream URI.
     pub(crate) fn uri(&self) -> Result<Uri, ProxyError> {
         let scheme = if self.tls {

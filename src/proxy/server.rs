@@ -22,6 +22,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
+use super::affinity::Pinned;
 use super::body::ResponseBody;
 use super::limits::{ConnActivity, GuardedBody};
 use super::state::{ListenerId, ProxyState};
@@ -111,6 +112,7 @@ async fn accept_loop(
             listener: id,
             peer,
             activity: activity.clone(),
+            pinned: Arc::default(),
         };
         let tls = state.listener(id).and_then(|l| l.gateway.tls.clone());
         let builder = builder.clone();
@@ -164,6 +166,8 @@ pub(crate) struct ConnService {
     listener: ListenerId,
     peer: SocketAddr,
     activity: Arc<ConnActivity>,
+    /// The upstream connection this client connection's requests use.
+    pinned: Arc<Pinned>,
 }
 
 impl hyper::service::Service<Request<Incoming>> for ConnService {
@@ -192,12 +196,17 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
             if req.method() == http::Method::CONNECT {
                 let state = this.state.clone();
                 return respond(
-                    super::connect::handle_connect(state, this.listener, listener, req)
+                    super::connect::handle_connect(
+                        state,
+                        this.listener,
+                        listener,
+                        req,
+                    )
                         .await
                         .unwrap_or_else(|e| super::respond::error_response(&e)),
                 );
             }
-            respond(super::forward::handle(&this.state, listener, req).await)
+            respond(super::forward::handle(&this.state, listener, &this.pinned, req).await)
         })
     }
 }

@@ -11,6 +11,7 @@ use http::uri::Authority;
 use http::HeaderValue;
 use tokio::net::TcpListener;
 
+use super::affinity::IdleConns;
 use super::metrics::Metrics;
 use super::upstream::{build_client, UpstreamClient};
 use super::ProxyError;
@@ -61,6 +62,8 @@ pub(crate) struct RouteState {
     pub(crate) credentials: SharedCredentials,
     pub(crate) key_cache: SigningKeyCache,
     pub(crate) client: UpstreamClient,
+    /// Idle HTTP/1.1 upstream connections for [`super::affinity`].
+    pub(crate) h1: Arc<IdleConns>,
     /// Settings for the route's fixed service (reverse routes; forward routes with a
     /// `service`), computed once.
     fixed_settings: Option<SigningSettings>,
@@ -126,13 +129,16 @@ impl ProxyState {
                     what: format!("route {}: setting up credentials", r.name),
                     source: e.into(),
                 })?;
+                let (client, h1_connector) =
+                    build_client(&r.extra_ca, connect_to.clone(), &config.upstream)?;
                 routes.push(RouteState {
                     config: r.clone(),
                     name: Arc::from(r.name.as_str()),
                     reverse_upstream: ReverseUpstream::new(r)?,
                     credentials,
                     key_cache: SigningKeyCache::new(),
-                    client: build_client(&r.extra_ca, connect_to.clone(), &config.upstream)?,
+                    client,
+                    h1: IdleConns::new(h1_connector, config.upstream.pool_idle_timeout),
                     fixed_settings: r
                         .service
                         .as_deref()

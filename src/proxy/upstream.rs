@@ -27,12 +27,13 @@ use crate::config::{ConnectTo, UpstreamSettings};
 /// The pooled upstream client of one route.
 pub(crate) type UpstreamClient = Client<HttpsConnector<ConnectToConnector>, TrackedBody>;
 
-/// Builds a client trusting the web PKI roots and `extra_ca`.
+/// Builds a client trusting the web PKI roots and `extra_ca`, and the connector for
+/// [`super::affinity`]'s own connections (same trust and ALPN).
 pub(crate) fn build_client(
     extra_ca: &[CertificateDer<'static>],
     connect_to: Arc<ConnectTo>,
     settings: &UpstreamSettings,
-) -> Result<UpstreamClient, ProxyError> {
+) -> Result<(UpstreamClient, HttpsConnector<ConnectToConnector>), ProxyError> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     for cert in extra_ca {
@@ -54,16 +55,23 @@ pub(crate) fn build_client(
     http.enforce_http(false);
     http.set_nodelay(true);
     http.set_connect_timeout(Some(settings.connect_timeout));
+    let tcp = ConnectToConnector { http, connect_to };
+    let affinity = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls.clone())
+        .https_or_http()
+        .enable_all_versions()
+        .wrap_connector(tcp.clone());
     let connector = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(tls)
         .https_or_http()
         .enable_all_versions()
-        .wrap_connector(ConnectToConnector { http, connect_to });
-    Ok(Client::builder(TokioExecutor::new())
+        .wrap_connector(tcp);
+    let client = Client::builder(TokioExecutor::new())
         .pool_idle_timeout(settings.pool_idle_timeout)
         .pool_timer(TokioTimer::new())
         .timer(TokioTimer::new())
-        .build(connector))
+        .build(connector);
+    Ok((client, affinity))
 }
 
 /// A TCP connector that applies `connect_to` overrides.
