@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-use super::encode::{is_canonical_component, percent_encode_into, reencode_into};
+use super::encode::{is_unreserved, percent_encode_into, reencode_into};
 use super::settings::{PathNormalization, UriEncoding};
 
 /// Headers never signed: hop-by-hop headers, headers proxies and clients rewrite, and
@@ -75,7 +75,7 @@ pub(crate) fn normalize_path(path: &str) -> Cow<'_, str> {
 /// keeping `/`, so `/a%20b` stays `/a%20b`, `/a+b` becomes `/a%2Bb` and `/a%2Fb` becomes
 /// `/a/b` (S3 signs the object key, and the key of `/a%2Fb` is `a/b`).
 pub(crate) fn canonical_uri_into(
-    out: &mut String,
+    out: &mut Vec<u8>,
     path: &str,
     encoding: UriEncoding,
     normalization: PathNormalization,
@@ -86,7 +86,7 @@ pub(crate) fn canonical_uri_into(
         PathNormalization::Disabled => Cow::Borrowed(path),
     };
     if !path.starts_with('/') {
-        out.push('/');
+        out.push(b'/');
     }
     match encoding {
         UriEncoding::Double => percent_encode_into(out, &path, true),
@@ -123,7 +123,7 @@ pub(crate) fn is_signer_query_param(pair: &str) -> bool {
 /// parameters (already encoded), sorted by encoded key, then encoded value.
 /// With `drop_signer_params`, the caller's own `X-Amz-Signature` & co. are skipped.
 pub(crate) fn canonical_query_into(
-    out: &mut String,
+    out: &mut Vec<u8>,
     query: Option<&str>,
     extra: &[(&str, &str)],
     drop_signer_params: bool,
@@ -135,8 +135,19 @@ pub(crate) fn canonical_query_into(
     if query_fast_path(out, query, extra, drop_signer_params) {
         return;
     }
+    canonical_query_general(out, query, extra, drop_signer_params);
+}
+
+/// The general path of [`canonical_query_into`]: decodes and re-encodes every key and
+/// value, for any query.
+fn canonical_query_general(
+    out: &mut Vec<u8>,
+    query: &str,
+    extra: &[(&str, &str)],
+    drop_signer_params: bool,
+) {
     // All encoded keys and values live in one scratch buffer; params are ranges in it.
-    let mut scratch = String::with_capacity(query.len() * 3 / 2 + 16);
+    let mut scratch = Vec::with_capacity(query.len() * 3 / 2 + 16);
     let mut params: Vec<(usize, usize, usize)> = Vec::with_capacity(extra.len() + 8);
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         if drop_signer_params && is_signer_query_param(pair) {
@@ -151,12 +162,12 @@ pub(crate) fn canonical_query_into(
     }
     for (k, v) in extra {
         let start = scratch.len();
-        scratch.push_str(k);
+        scratch.extend_from_slice(k.as_bytes());
         let mid = scratch.len();
-        scratch.push_str(v);
+        scratch.extend_from_slice(v.as_bytes());
         params.push((start, mid, scratch.len()));
     }
-    let s = scratch.as_bytes();
+    let s = scratch.as_slice();
     params.sort_unstable_by(|a, b| {
         s[a.0..a.1]
             .cmp(&s[b.0..b.1])
@@ -164,59 +175,122 @@ pub(crate) fn canonical_query_into(
     });
     for (i, &(start, mid, end)) in params.iter().enumerate() {
         if i > 0 {
-            out.push('&');
+            out.push(b'&');
         }
-        out.push_str(&scratch[start..mid]);
-        out.push('=');
-        out.push_str(&scratch[mid..end]);
+        out.extend_from_slice(&s[start..mid]);
+        out.push(b'=');
+        out.extend_from_slice(&s[mid..end]);
     }
 }
 
-/// Most queries (those built by SDKs) are already canonically encoded and short:
-/// sort borrowed slices in a stack array without allocating. Returns false (having
-/// written nothing) when the general path is needed.
+/// Most queries (those built by SDKs) are already canonically encoded and short. This
+/// path splits and validates them in one pass over the bytes, sorts borrowed slices
+/// in a stack array, and copies a query that is already canonical (sorted, every key
+/// with `=`, nothing dropped or added) in one go. It returns false, having written
+/// nothing, when [`canonical_query_general`] is needed: more than `MAX` parameters, or
+/// any byte that is not unreserved, the first `=` of a pair, `&` or an upper-case
+/// `%XX` escape of a byte that is not unreserved (the cases where decoding and
+/// re-encoding would change something).
 fn query_fast_path(
-    out: &mut String,
+    out: &mut Vec<u8>,
     query: &str,
     extra: &[(&str, &str)],
     drop_signer_params: bool,
 ) -> bool {
     const MAX: usize = 16;
-    let mut params = [("", ""); MAX];
+    let empty: &[u8] = &[];
+    let mut params = [(empty, empty); MAX];
     let mut n = 0;
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        if drop_signer_params && is_signer_query_param(pair) {
-            continue;
+    let q = query.as_bytes();
+    // The query is already its canonical form (so far).
+    let mut verbatim = extra.is_empty();
+    let mut start = 0;
+    let mut eq: Option<usize> = None;
+    let mut i = 0;
+    while i <= q.len() {
+        let c = q.get(i).copied().unwrap_or(b'&');
+        match c {
+            b'&' => {
+                if i == start {
+                    verbatim = false; // an empty pair is dropped
+                } else {
+                    let (k, v) = match eq {
+                        Some(e) => (&q[start..e], &q[e + 1..i]),
+                        None => {
+                            verbatim = false; // `k` is signed as `k=`
+                            (&q[start..i], empty)
+                        }
+                    };
+                    if drop_signer_params && is_signer_query_key(k) {
+                        verbatim = false;
+                    } else {
+                        if n == MAX {
+                            return false;
+                        }
+                        params[n] = (k, v);
+                        n += 1;
+                    }
+                }
+                start = i + 1;
+                eq = None;
+                i += 1;
+            }
+            b'=' if eq.is_none() => {
+                eq = Some(i);
+                i += 1;
+            }
+            b'%' => {
+                let (Some(&h), Some(&l)) = (q.get(i + 1), q.get(i + 2)) else {
+                    return false;
+                };
+                match (upper_hex_val(h), upper_hex_val(l)) {
+                    (Some(h), Some(l)) if !is_unreserved(h << 4 | l) => i += 3,
+                    _ => return false,
+                }
+            }
+            c if is_unreserved(c) => i += 1,
+            _ => return false,
         }
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        if n == MAX || !is_canonical_component(k) || !is_canonical_component(v) {
-            return false;
-        }
-        params[n] = (k, v);
-        n += 1;
     }
-    for &kv in extra {
+    for &(k, v) in extra {
         if n == MAX {
             return false;
         }
-        params[n] = kv;
+        params[n] = (k.as_bytes(), v.as_bytes());
         n += 1;
     }
     let params = &mut params[..n];
-    params.sort_unstable_by(|a, b| {
-        a.0.as_bytes()
-            .cmp(b.0.as_bytes())
-            .then_with(|| a.1.cmp(b.1))
-    });
+    if verbatim && params.windows(2).all(|w| w[0] <= w[1]) {
+        out.extend_from_slice(q);
+        return true;
+    }
+    params.sort_unstable();
     for (i, (k, v)) in params.iter().enumerate() {
         if i > 0 {
-            out.push('&');
+            out.push(b'&');
         }
-        out.push_str(k);
-        out.push('=');
-        out.push_str(v);
+        out.extend_from_slice(k);
+        out.push(b'=');
+        out.extend_from_slice(v);
     }
     true
+}
+
+/// The value of an upper-case hex digit (`%xx` with lower-case digits is not
+/// canonical: it must be re-encoded).
+fn upper_hex_val(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// True when the raw query key `key` is one the signer sets in query mode.
+fn is_signer_query_key(key: &[u8]) -> bool {
+    SIGNER_QUERY_PARAMS
+        .iter()
+        .any(|p| p.as_bytes().eq_ignore_ascii_case(key))
 }
 
 /// Compares header names ignoring ASCII case, as if both were lower-cased.
@@ -229,75 +303,87 @@ fn cmp_lower(a: &str, b: &str) -> std::cmp::Ordering {
 /// Sorts header entries by lower-cased name, keeping the original order of repeats
 /// (a stable sort).
 pub(crate) fn sort_headers(entries: &mut [(&str, &str)]) {
-    entries.sort_by(|a, b| cmp_lower(a.0, b.0));
+    if entries.iter().all(|(n, _)| !has_upper(n)) {
+        // Names are usually lower-case already (SDKs, hyper and the signer's own
+        // headers): then plain byte order is the lower-cased order.
+        entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    } else {
+        entries.sort_by(|a, b| cmp_lower(a.0, b.0));
+    }
+}
+
+fn has_upper(name: &str) -> bool {
+    name.bytes().any(|b| b.is_ascii_uppercase())
 }
 
 /// Appends `value` trimmed, with every run of whitespace collapsed to one space.
-fn push_folded_value(out: &mut String, value: &str) {
+fn push_folded_value(out: &mut Vec<u8>, value: &str) {
     let b = value.as_bytes();
+    // Fast path: no byte at or below the space (most values: dates, hosts, hashes)
+    // means nothing to trim or fold. Values with spaces take the checks below.
+    if !b.iter().any(|&c| c <= b' ') {
+        out.extend_from_slice(b);
+        return;
+    }
     let plain = !b.first().is_some_and(u8::is_ascii_whitespace)
         && !b.last().is_some_and(u8::is_ascii_whitespace)
         && !b.windows(2).any(|w| w[0] == b' ' && w[1] == b' ')
         && !b.iter().any(|&c| c.is_ascii_whitespace() && c != b' ');
     if plain {
-        out.push_str(value);
+        out.extend_from_slice(b);
         return;
     }
     let mut pending_space = false;
-    for word in value.split(|c: char| c.is_ascii_whitespace()) {
+    for word in b.split(u8::is_ascii_whitespace) {
         if word.is_empty() {
             continue;
         }
         if pending_space {
-            out.push(' ');
+            out.push(b' ');
         }
-        out.push_str(word);
+        out.extend_from_slice(word);
         pending_space = true;
     }
 }
 
 /// Appends `name` lower-cased.
-fn push_lower(out: &mut String, name: &str) {
-    if !name.bytes().any(|b| b.is_ascii_uppercase()) {
-        out.push_str(name);
-        return;
-    }
-    for c in name.chars() {
-        out.push(c.to_ascii_lowercase());
-    }
+fn push_lower(out: &mut Vec<u8>, name: &str) {
+    let start = out.len();
+    out.extend_from_slice(name.as_bytes());
+    out[start..].make_ascii_lowercase();
 }
 
 /// Appends the canonical header block (`name:value\n` per distinct name, repeats
 /// joined with `,`) for `sorted` entries (see [`sort_headers`]).
-pub(crate) fn canonical_headers_into(out: &mut String, sorted: &[(&str, &str)]) {
+pub(crate) fn canonical_headers_into(out: &mut Vec<u8>, sorted: &[(&str, &str)]) {
     let mut prev: Option<&str> = None;
     for &(name, value) in sorted {
         if prev.is_some_and(|p| p.eq_ignore_ascii_case(name)) {
-            out.push(',');
+            out.push(b',');
         } else {
             if prev.is_some() {
-                out.push('\n');
+                out.push(b'\n');
             }
             push_lower(out, name);
-            out.push(':');
+            out.push(b':');
         }
         push_folded_value(out, value);
         prev = Some(name);
     }
     if prev.is_some() {
-        out.push('\n');
+        out.push(b'\n');
     }
 }
 
 /// Appends the signed-headers list (`host;x-amz-date`) for `sorted` entries.
-pub(crate) fn signed_headers_into(out: &mut String, sorted: &[(&str, &str)]) {
+pub(crate) fn signed_headers_into(out: &mut Vec<u8>, sorted: &[(&str, &str)]) {
     let mut prev: Option<&str> = None;
     for &(name, _) in sorted {
         if prev.is_some_and(|p| p.eq_ignore_ascii_case(name)) {
             continue;
         }
         if prev.is_some() {
-            out.push(';');
+            out.push(b';');
         }
         push_lower(out, name);
         prev = Some(name);

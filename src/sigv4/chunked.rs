@@ -90,12 +90,12 @@ impl ChunkSigner {
     pub fn sign_trailer(&mut self, trailers: &[(&str, &str)]) -> String {
         let mut sorted: Vec<(&str, &str)> = trailers.to_vec();
         sort_headers(&mut sorted);
-        let mut canonical = String::with_capacity(64);
+        let mut canonical = Vec::with_capacity(64);
         canonical_headers_into(&mut canonical, &sorted);
         let mut sts = self.sts_prefix("AWS4-HMAC-SHA256-TRAILER", 64);
         hex_into(
             &mut sts,
-            digest::digest(&digest::SHA256, canonical.as_bytes()).as_ref(),
+            digest::digest(&digest::SHA256, &canonical).as_ref(),
         );
         self.finish(&sts)
     }

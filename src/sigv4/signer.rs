@@ -5,15 +5,13 @@
 //! rules of canonicalisation live in [`super::canonical`], key derivation in
 //! [`super::key`] and [`super::key_cache`].
 
-use std::fmt::Write as _;
-
 use aws_lc_rs::{digest, rand::SystemRandom};
 
 use super::canonical::{
     canonical_headers_into, canonical_query_into, canonical_uri_into, signed_headers_into,
     sort_headers, DEFAULT_EXCLUDED_HEADERS,
 };
-use super::encode::{hex_into, hex_pair, percent_encode_into};
+use super::encode::{hex_into_vec, hex_pair, percent_encode_bytes_into, percent_encode_into};
 use super::key_cache::{v4a_key, with_v4_key};
 use super::output::{Span, MAX_PARAMS};
 use super::payload::{PayloadHash, EMPTY_PAYLOAD_SHA256, UNSIGNED_PAYLOAD};
@@ -129,10 +127,10 @@ pub fn sign(
 
     // Query mode: the X-Amz-* parameters that are part of the canonical query, with
     // their encoded values in `scratch` (copied into the output at the end).
-    let mut scratch = String::new();
+    let mut scratch = Vec::new();
     let mut q = QuerySpans::default();
     if let Some(secs) = expires {
-        let mut sh = String::with_capacity(entries.len() * 16);
+        let mut sh = Vec::with_capacity(entries.len() * 16);
         signed_headers_into(&mut sh, entries);
         scratch.reserve(
             (creds.access_key_id().len()
@@ -146,22 +144,21 @@ pub fn sign(
         );
         let start = scratch.len();
         percent_encode_into(&mut scratch, creds.access_key_id(), false);
-        scratch.push_str("%2F");
-        scratch.push_str(date.date());
-        scratch.push_str("%2F");
+        scratch.extend_from_slice(b"%2F");
+        scratch.extend_from_slice(date.date_bytes());
+        scratch.extend_from_slice(b"%2F");
         if !v4a {
             percent_encode_into(&mut scratch, params.region, false);
-            scratch.push_str("%2F");
+            scratch.extend_from_slice(b"%2F");
         }
         percent_encode_into(&mut scratch, params.service, false);
-        scratch.push_str("%2Faws4_request");
+        scratch.extend_from_slice(b"%2Faws4_request");
         q.credential = Span::since(&scratch, start);
         let start = scratch.len();
-        percent_encode_into(&mut scratch, &sh, false);
+        percent_encode_bytes_into(&mut scratch, &sh, false);
         q.signed_headers = Span::since(&scratch, start);
         let start = scratch.len();
-        // Formatting a number into a String cannot fail.
-        let _ = write!(scratch, "{secs}");
+        scratch.extend_from_slice(secs.to_string().as_bytes());
         q.expires = Span::since(&scratch, start);
         if let Some(t) = token {
             let start = scratch.len();
@@ -174,7 +171,7 @@ pub fn sign(
             q.region_set = Some(Span::since(&scratch, start));
         }
     }
-    let s = |span: Span| scratch.get(span.start..span.end).unwrap_or_default();
+    let s = |span: Span| span_str(&scratch, span);
     let mut extra = [("", ""); MAX_PARAMS];
     let mut n_extra = 0;
     if !header_mode {
@@ -226,70 +223,63 @@ pub fn sign(
     } else {
         algorithm.len() + scratch.len() + signature_len
     };
-    let mut buf = String::with_capacity(16 + credential_len + creq_len + sts_len + rest_len);
+    // Built as bytes: every piece is a `&str` or ASCII, so one `String::from_utf8` at
+    // the end is the only validation.
+    let mut buf = Vec::with_capacity(16 + credential_len + creq_len + sts_len + rest_len);
 
-    // `AKID/` then the scope (date/region/service/aws4_request; no region for v4a).
-    let push_scope = |buf: &mut String| -> Span {
-        let scope_start = buf.len();
-        buf.push_str(date.date());
-        buf.push('/');
-        if !v4a {
-            buf.push_str(params.region);
-            buf.push('/');
-        }
-        buf.push_str(params.service);
-        buf.push_str("/aws4_request");
-        Span::since(buf, scope_start)
-    };
-    let push_credential = |buf: &mut String| -> (Span, Span) {
-        let start = buf.len();
-        buf.push_str(creds.access_key_id());
-        buf.push('/');
-        let scope = push_scope(buf);
-        (Span::since(buf, start), scope)
-    };
     let timestamp = Span::push(&mut buf, date.full());
-    let (credential, credential_scope) = push_credential(&mut buf);
+    // `AKID/` then the scope (date/region/service/aws4_request; no region for v4a).
+    let credential_start = buf.len();
+    buf.extend_from_slice(creds.access_key_id().as_bytes());
+    buf.push(b'/');
+    let scope_start = buf.len();
+    buf.extend_from_slice(date.date_bytes());
+    buf.push(b'/');
+    if !v4a {
+        buf.extend_from_slice(params.region.as_bytes());
+        buf.push(b'/');
+    }
+    buf.extend_from_slice(params.service.as_bytes());
+    buf.extend_from_slice(b"/aws4_request");
+    let credential = Span::since(&buf, credential_start);
+    let credential_scope = Span::since(&buf, scope_start);
 
     // The canonical request.
     let start = buf.len();
-    buf.push_str(request.method);
-    buf.push('\n');
+    buf.extend_from_slice(request.method.as_bytes());
+    buf.push(b'\n');
     canonical_uri_into(
         &mut buf,
         request.path,
         settings.uri_encoding,
         settings.path_normalization,
     );
-    buf.push('\n');
+    buf.push(b'\n');
     canonical_query_into(&mut buf, request.query, extra, !header_mode);
-    buf.push('\n');
+    buf.push(b'\n');
     canonical_headers_into(&mut buf, entries);
-    buf.push('\n');
+    buf.push(b'\n');
     let sh_start = buf.len();
     signed_headers_into(&mut buf, entries);
     let signed_headers = Span::since(&buf, sh_start);
-    buf.push('\n');
+    buf.push(b'\n');
     let payload_span = Span::push(&mut buf, payload_hash);
     let canonical_request = Span::since(&buf, start);
-    let creq_digest = digest::digest(
-        &digest::SHA256,
-        span_str(&buf, canonical_request).as_bytes(),
-    );
+    let creq_digest = digest::digest(&digest::SHA256, span_bytes(&buf, canonical_request));
 
     // The string to sign.
     let start = buf.len();
-    buf.push_str(algorithm);
-    buf.push('\n');
-    buf.push_str(date.full());
-    buf.push('\n');
-    push_scope(&mut buf);
-    buf.push('\n');
-    hex_into(&mut buf, creq_digest.as_ref());
+    buf.extend_from_slice(algorithm.as_bytes());
+    buf.push(b'\n');
+    buf.extend_from_slice(date.as_bytes());
+    buf.push(b'\n');
+    buf.extend_from_within(credential_scope.start..credential_scope.end);
+    buf.push(b'\n');
+    hex_into_vec(&mut buf, creq_digest.as_ref());
     let string_to_sign = Span::since(&buf, start);
     if tracing::enabled!(tracing::Level::TRACE) {
         // The canonical request can carry the session token: never log it.
-        let creq = span_str(&buf, canonical_request);
+        let creq = String::from_utf8_lossy(span_bytes(&buf, canonical_request));
         let redacted = match token {
             Some(t) if !t.is_empty() => {
                 let shown = creq.replace(t, crate::secret::REDACTED);
@@ -298,11 +288,11 @@ pub fn sign(
                     _ => shown,
                 }
             }
-            _ => creq.to_owned(),
+            _ => creq.into_owned(),
         };
         tracing::trace!(
             canonical_request = %redacted,
-            string_to_sign = %span_str(&buf, string_to_sign),
+            string_to_sign = %String::from_utf8_lossy(span_bytes(&buf, string_to_sign)),
             "sigv4"
         );
     }
@@ -310,12 +300,12 @@ pub fn sign(
     // The authorization (header mode) up to the signature.
     let auth_start = buf.len();
     if header_mode {
-        buf.push_str(algorithm);
-        buf.push_str(" Credential=");
-        push_credential(&mut buf);
-        buf.push_str(", SignedHeaders=");
-        signed_headers_into(&mut buf, entries);
-        buf.push_str(", Signature=");
+        buf.extend_from_slice(algorithm.as_bytes());
+        buf.extend_from_slice(b" Credential=");
+        buf.extend_from_within(credential.start..credential.end);
+        buf.extend_from_slice(b", SignedHeaders=");
+        buf.extend_from_within(signed_headers.start..signed_headers.end);
+        buf.extend_from_slice(b", Signature=");
     }
 
     // The signature.
@@ -323,12 +313,9 @@ pub fn sign(
     if v4a {
         let key = v4a_key(params.key_cache, creds)?;
         let sig = key
-            .sign(
-                &SystemRandom::new(),
-                span_str(&buf, string_to_sign).as_bytes(),
-            )
+            .sign(&SystemRandom::new(), span_bytes(&buf, string_to_sign))
             .map_err(|_| SignError::KeyDerivation)?;
-        hex_into(&mut buf, sig.as_ref());
+        hex_into_vec(&mut buf, sig.as_ref());
     } else {
         let mac = with_v4_key(
             params.key_cache,
@@ -336,9 +323,9 @@ pub fn sign(
             date.date(),
             params.region,
             params.service,
-            |key, _| key.sign(span_str(&buf, string_to_sign).as_bytes()),
+            |key, _| key.sign(span_bytes(&buf, string_to_sign)),
         );
-        hex_into(&mut buf, &mac);
+        hex_into_vec(&mut buf, &mac);
     }
     let signature = Span::since(&buf, sig_start);
 
@@ -379,6 +366,8 @@ pub fn sign(
         }
         add("X-Amz-Signature", signature);
     }
+    // Every byte came from a `&str` or is ASCII written here, so this cannot fail.
+    let buf = String::from_utf8(buf).map_err(|_| SignError::Unsupported("non-UTF-8 output"))?;
     Ok(SigningOutput {
         buf,
         authorization,
@@ -450,8 +439,14 @@ struct QuerySpans {
 }
 
 /// `span` of `buf` (empty if out of range, which the signer never makes).
-fn span_str(buf: &str, span: Span) -> &str {
+fn span_bytes(buf: &[u8], span: Span) -> &[u8] {
     buf.get(span.start..span.end).unwrap_or_default()
+}
+
+/// `span` of the query-mode scratch buffer as text. The scratch holds only
+/// percent-encoded (ASCII) values, so the check never fails.
+fn span_str(buf: &[u8], span: Span) -> &str {
+    std::str::from_utf8(span_bytes(buf, span)).unwrap_or_default()
 }
 
 /// A payload hash: a fixed or borrowed string, or the hex of a digest on the stack.

@@ -47,6 +47,16 @@ impl AmzDate {
     pub(crate) fn date(&self) -> &str {
         &self.full()[..8]
     }
+
+    /// `20150830T123600Z` as bytes (no UTF-8 check).
+    pub(crate) fn as_bytes(&self) -> &[u8; 16] {
+        &self.0
+    }
+
+    /// `20150830` as bytes.
+    pub(crate) fn date_bytes(&self) -> &[u8] {
+        &self.0[..8]
+    }
 }
 
 /// Writes `v` as zero-padded decimal digits filling `out`.
