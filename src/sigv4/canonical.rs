@@ -81,6 +81,33 @@ pub(crate) fn canonical_uri_into(
     normalization: PathNormalization,
 ) {
     let path = if path.is_empty() { "/" } else { path };
+    if is_plain_path(path) {
+        out.extend_from_slice(path.as_bytes());
+        return;
+    }
+    canonical_uri_general(out, path, encoding, normalization);
+}
+
+/// True for a path that is its own canonical form in every mode: it starts with `/`
+/// and has only unreserved characters and single `/`s, with no segment starting with
+/// `.` (nothing to normalise, decode or encode). The common case, so
+/// [`canonical_uri_into`] copies it without the general path's passes.
+fn is_plain_path(path: &str) -> bool {
+    let b = path.as_bytes();
+    b.first() == Some(&b'/')
+        && b.iter().all(|&c| is_unreserved(c) || c == b'/')
+        && !b
+            .windows(2)
+            .any(|w| w[0] == b'/' && (w[1] == b'/' || w[1] == b'.'))
+}
+
+/// The general path of [`canonical_uri_into`], for any non-empty path.
+fn canonical_uri_general(
+    out: &mut Vec<u8>,
+    path: &str,
+    encoding: UriEncoding,
+    normalization: PathNormalization,
+) {
     let path = match normalization {
         PathNormalization::Enabled => normalize_path(path),
         PathNormalization::Disabled => Cow::Borrowed(path),
@@ -207,10 +234,13 @@ fn query_fast_path(
     let mut start = 0;
     let mut eq: Option<usize> = None;
     let mut i = 0;
-    while i <= q.len() {
-        let c = q.get(i).copied().unwrap_or(b'&');
-        match c {
-            b'&' => {
+    loop {
+        // Most bytes are unreserved: skip a run of them in a tight loop.
+        while i < q.len() && is_unreserved(q[i]) {
+            i += 1;
+        }
+        match q.get(i) {
+            None | Some(b'&') => {
                 if i == start {
                     verbatim = false; // an empty pair is dropped
                 } else {
@@ -231,15 +261,18 @@ fn query_fast_path(
                         n += 1;
                     }
                 }
+                if i == q.len() {
+                    break;
+                }
                 start = i + 1;
                 eq = None;
                 i += 1;
             }
-            b'=' if eq.is_none() => {
+            Some(b'=') if eq.is_none() => {
                 eq = Some(i);
                 i += 1;
             }
-            b'%' => {
+            Some(b'%') => {
                 let (Some(&h), Some(&l)) = (q.get(i + 1), q.get(i + 2)) else {
                     return false;
                 };
@@ -248,8 +281,7 @@ fn query_fast_path(
                     _ => return false,
                 }
             }
-            c if is_unreserved(c) => i += 1,
-            _ => return false,
+            Some(_) => return false,
         }
     }
     for &(k, v) in extra {
@@ -301,19 +333,48 @@ fn cmp_lower(a: &str, b: &str) -> std::cmp::Ordering {
 }
 
 /// Sorts header entries by lower-cased name, keeping the original order of repeats
-/// (a stable sort).
-pub(crate) fn sort_headers(entries: &mut [(&str, &str)]) {
-    if entries.iter().all(|(n, _)| !has_upper(n)) {
+/// (a stable sort). Returns true when every name is already lower-case, which
+/// [`canonical_headers_into`] and [`signed_headers_into`] use to skip case folding.
+pub(crate) fn sort_headers(entries: &mut [(&str, &str)]) -> bool {
+    let lower = entries.iter().all(|(n, _)| !has_upper(n));
+    if lower {
         // Names are usually lower-case already (SDKs, hyper and the signer's own
-        // headers): then plain byte order is the lower-cased order.
-        entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        // headers): then plain byte order is the lower-cased order. A handful of
+        // entries, often nearly sorted: an insertion sort is the cheapest stable sort.
+        for i in 1..entries.len() {
+            let mut j = i;
+            while j > 0 && entries[j - 1].0.as_bytes() > entries[j].0.as_bytes() {
+                entries.swap(j - 1, j);
+                j -= 1;
+            }
+        }
     } else {
         entries.sort_by(|a, b| cmp_lower(a.0, b.0));
     }
+    lower
 }
 
 fn has_upper(name: &str) -> bool {
     name.bytes().any(|b| b.is_ascii_uppercase())
+}
+
+/// True when some byte of `b` is at or below the space (whitespace or a control
+/// character). Eight bytes per step: a byte below 0x21 borrows in the subtraction and
+/// sets its high bit, which `!x` keeps only for bytes below 0x80 (the classic
+/// "has a byte less than n" test).
+fn has_space_or_control(b: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    let mut chunks = b.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_ne_bytes(word);
+        if x.wrapping_sub(ONES * 0x21) & !x & HIGHS != 0 {
+            return true;
+        }
+    }
+    chunks.remainder().iter().any(|&c| c <= b' ')
 }
 
 /// Appends `value` trimmed, with every run of whitespace collapsed to one space.
@@ -321,7 +382,7 @@ fn push_folded_value(out: &mut Vec<u8>, value: &str) {
     let b = value.as_bytes();
     // Fast path: no byte at or below the space (most values: dates, hosts, hashes)
     // means nothing to trim or fold. Values with spaces take the checks below.
-    if !b.iter().any(|&c| c <= b' ') {
+    if !has_space_or_control(b) {
         out.extend_from_slice(b);
         return;
     }
@@ -346,25 +407,37 @@ fn push_folded_value(out: &mut Vec<u8>, value: &str) {
     }
 }
 
-/// Appends `name` lower-cased.
-fn push_lower(out: &mut Vec<u8>, name: &str) {
+/// Appends `name` lower-cased (`lower`: it already is).
+fn push_name(out: &mut Vec<u8>, name: &str, lower: bool) {
     let start = out.len();
     out.extend_from_slice(name.as_bytes());
-    out[start..].make_ascii_lowercase();
+    if !lower {
+        out[start..].make_ascii_lowercase();
+    }
+}
+
+/// True when `a` and `b` are the same header name (`lower`: both are lower-case, so
+/// bytes compare).
+fn same_name(a: &str, b: &str, lower: bool) -> bool {
+    if lower {
+        a == b
+    } else {
+        a.eq_ignore_ascii_case(b)
+    }
 }
 
 /// Appends the canonical header block (`name:value\n` per distinct name, repeats
-/// joined with `,`) for `sorted` entries (see [`sort_headers`]).
-pub(crate) fn canonical_headers_into(out: &mut Vec<u8>, sorted: &[(&str, &str)]) {
+/// joined with `,`) for `sorted` entries; `lower` is what [`sort_headers`] returned.
+pub(crate) fn canonical_headers_into(out: &mut Vec<u8>, sorted: &[(&str, &str)], lower: bool) {
     let mut prev: Option<&str> = None;
     for &(name, value) in sorted {
-        if prev.is_some_and(|p| p.eq_ignore_ascii_case(name)) {
+        if prev.is_some_and(|p| same_name(p, name, lower)) {
             out.push(b',');
         } else {
             if prev.is_some() {
                 out.push(b'\n');
             }
-            push_lower(out, name);
+            push_name(out, name, lower);
             out.push(b':');
         }
         push_folded_value(out, value);
@@ -375,17 +448,18 @@ pub(crate) fn canonical_headers_into(out: &mut Vec<u8>, sorted: &[(&str, &str)])
     }
 }
 
-/// Appends the signed-headers list (`host;x-amz-date`) for `sorted` entries.
-pub(crate) fn signed_headers_into(out: &mut Vec<u8>, sorted: &[(&str, &str)]) {
+/// Appends the signed-headers list (`host;x-amz-date`) for `sorted` entries; `lower`
+/// is what [`sort_headers`] returned.
+pub(crate) fn signed_headers_into(out: &mut Vec<u8>, sorted: &[(&str, &str)], lower: bool) {
     let mut prev: Option<&str> = None;
     for &(name, _) in sorted {
-        if prev.is_some_and(|p| p.eq_ignore_ascii_case(name)) {
+        if prev.is_some_and(|p| same_name(p, name, lower)) {
             continue;
         }
         if prev.is_some() {
             out.push(b';');
         }
-        push_lower(out, name);
+        push_name(out, name, lower);
         prev = Some(name);
     }
 }

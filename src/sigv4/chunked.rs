@@ -89,9 +89,9 @@ impl ChunkSigner {
     /// `x-amz-trailer-signature` value. Trailers are canonicalised like headers.
     pub fn sign_trailer(&mut self, trailers: &[(&str, &str)]) -> String {
         let mut sorted: Vec<(&str, &str)> = trailers.to_vec();
-        sort_headers(&mut sorted);
+        let lower = sort_headers(&mut sorted);
         let mut canonical = Vec::with_capacity(64);
-        canonical_headers_into(&mut canonical, &sorted);
+        canonical_headers_into(&mut canonical, &sorted, lower);
         let mut sts = self.sts_prefix("AWS4-HMAC-SHA256-TRAILER", 64);
         hex_into(
             &mut sts,

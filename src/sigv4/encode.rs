@@ -28,9 +28,16 @@ pub(crate) fn hex_pair(b: u8) -> [u8; 2] {
 
 /// Appends the lower-case hex form of `bytes` to `out` (the signer's byte buffer).
 pub(crate) fn hex_into_vec(out: &mut Vec<u8>, bytes: &[u8]) {
-    out.reserve(bytes.len() * 2);
-    for &b in bytes {
-        out.extend_from_slice(&HEX_PAIRS[usize::from(b)]);
+    // Digests are 32 bytes: format them on the stack and append once. Plain indexing
+    // (rather than zipped chunk iterators) compiles to two loads and a store per byte.
+    let mut buf = [0u8; 64];
+    for chunk in bytes.chunks(32) {
+        for (i, &b) in chunk.iter().enumerate() {
+            let [hi, lo] = HEX_PAIRS[usize::from(b)];
+            buf[2 * i] = hi;
+            buf[2 * i + 1] = lo;
+        }
+        out.extend_from_slice(&buf[..2 * chunk.len()]);
     }
 }
 

@@ -57,6 +57,9 @@ pub fn sign(
     check_scope_part("region", params.region)?;
     check_scope_part("service", params.service)?;
     let date = AmzDate::new(params.time)?;
+    // Checked as UTF-8 once here, not at each use.
+    let date_full = date.full();
+    let date_day = date_full.get(..8).unwrap_or_default();
     let expires = match settings.location {
         SignatureLocation::Headers => None,
         SignatureLocation::QueryParams { expires } => {
@@ -111,7 +114,7 @@ pub fn sign(
         return Err(SignError::MissingHost);
     }
     if header_mode {
-        entries.push(("x-amz-date", date.full()));
+        entries.push(("x-amz-date", date_full));
         if v4a {
             entries.push(("x-amz-region-set", params.region));
         }
@@ -123,7 +126,7 @@ pub fn sign(
         }
     }
     let entries = entries.finish();
-    sort_headers(entries);
+    let lower = sort_headers(entries);
 
     // Query mode: the X-Amz-* parameters that are part of the canonical query, with
     // their encoded values in `scratch` (copied into the output at the end).
@@ -131,7 +134,7 @@ pub fn sign(
     let mut q = QuerySpans::default();
     if let Some(secs) = expires {
         let mut sh = Vec::with_capacity(entries.len() * 16);
-        signed_headers_into(&mut sh, entries);
+        signed_headers_into(&mut sh, entries, lower);
         scratch.reserve(
             (creds.access_key_id().len()
                 + params.region.len() * 2
@@ -179,7 +182,7 @@ pub fn sign(
         let all = [
             Some(("X-Amz-Algorithm", algorithm)),
             Some(("X-Amz-Credential", s(q.credential))),
-            Some(("X-Amz-Date", date.full())),
+            Some(("X-Amz-Date", date_full)),
             Some(("X-Amz-Expires", s(q.expires))),
             Some(("X-Amz-SignedHeaders", s(q.signed_headers))),
             token.map(|t| ("X-Amz-Security-Token", s(t))),
@@ -227,7 +230,7 @@ pub fn sign(
     // the end is the only validation.
     let mut buf = Vec::with_capacity(16 + credential_len + creq_len + sts_len + rest_len);
 
-    let timestamp = Span::push(&mut buf, date.full());
+    let timestamp = Span::push(&mut buf, date_full);
     // `AKID/` then the scope (date/region/service/aws4_request; no region for v4a).
     let credential_start = buf.len();
     buf.extend_from_slice(creds.access_key_id().as_bytes());
@@ -257,10 +260,10 @@ pub fn sign(
     buf.push(b'\n');
     canonical_query_into(&mut buf, request.query, extra, !header_mode);
     buf.push(b'\n');
-    canonical_headers_into(&mut buf, entries);
+    canonical_headers_into(&mut buf, entries, lower);
     buf.push(b'\n');
     let sh_start = buf.len();
-    signed_headers_into(&mut buf, entries);
+    signed_headers_into(&mut buf, entries, lower);
     let signed_headers = Span::since(&buf, sh_start);
     buf.push(b'\n');
     let payload_span = Span::push(&mut buf, payload_hash);
@@ -320,7 +323,7 @@ pub fn sign(
         let mac = with_v4_key(
             params.key_cache,
             creds,
-            date.date(),
+            date_day,
             params.region,
             params.service,
             |key, _| key.sign(span_bytes(&buf, string_to_sign)),
@@ -516,9 +519,43 @@ fn check_scope_part(what: &'static str, value: &str) -> Result<(), SignError> {
     Ok(())
 }
 
+/// Headers the signer owns (sets itself, so never signs the caller's copy).
+const SIGNER_HEADERS: [&str; 4] = [
+    "x-amz-date",
+    "x-amz-security-token",
+    "x-amz-content-sha256",
+    "x-amz-region-set",
+];
+
+/// Bit `n` is set when some name in [`DEFAULT_EXCLUDED_HEADERS`] or [`SIGNER_HEADERS`]
+/// is `n` bytes long (all are shorter than 64).
+const EXCLUDED_LENGTHS: u64 = {
+    let mut mask = 0u64;
+    let mut i = 0;
+    while i < DEFAULT_EXCLUDED_HEADERS.len() {
+        mask |= 1 << DEFAULT_EXCLUDED_HEADERS[i].len();
+        i += 1;
+    }
+    let mut i = 0;
+    while i < SIGNER_HEADERS.len() {
+        mask |= 1 << SIGNER_HEADERS[i].len();
+        i += 1;
+    }
+    mask
+};
+
 /// Headers the signer never signs: the default list, the caller's exclusions, and
 /// headers the signer sets itself (their values are replaced, never signed twice).
 fn is_excluded(name: &str, settings: &SigningSettings, own_content_sha: bool, v4a: bool) -> bool {
+    // Fast path: a name whose length no built-in or signer-owned name has (`host`,
+    // `content-type`, ...) is excluded only by the caller's list.
+    let len_possible = name.len() < 64 && EXCLUDED_LENGTHS & (1 << name.len()) != 0;
+    if !len_possible {
+        return settings
+            .excluded_headers
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case(name));
+    }
     DEFAULT_EXCLUDED_HEADERS
         .iter()
         .any(|h| h.eq_ignore_ascii_case(name))

@@ -25,16 +25,16 @@ impl AmzDate {
             return Err(SignError::InvalidTime);
         }
         let (hh, mm, ss) = (rem / 3600, rem / 60 % 60, rem % 60);
-        let mut b = [b'0'; 16];
-        put(&mut b[0..4], y);
-        put(&mut b[4..6], m);
-        put(&mut b[6..8], d);
-        b[8] = b'T';
-        put(&mut b[9..11], hh);
-        put(&mut b[11..13], mm);
-        put(&mut b[13..15], ss);
-        b[15] = b'Z';
-        Ok(Self(b))
+        let [y0, y1] = two_digits(y / 100);
+        let [y2, y3] = two_digits(y % 100);
+        let [m0, m1] = two_digits(m);
+        let [d0, d1] = two_digits(d);
+        let [h0, h1] = two_digits(hh);
+        let [i0, i1] = two_digits(mm);
+        let [s0, s1] = two_digits(ss);
+        Ok(Self([
+            y0, y1, y2, y3, m0, m1, d0, d1, b'T', h0, h1, i0, i1, s0, s1, b'Z',
+        ]))
     }
 
     /// `20150830T123600Z`.
@@ -59,13 +59,21 @@ impl AmzDate {
     }
 }
 
-/// Writes `v` as zero-padded decimal digits filling `out`.
-fn put(out: &mut [u8], mut v: u64) {
-    for slot in out.iter_mut().rev() {
-        // `v % 10` is below 10, so the cast cannot truncate.
-        *slot = b'0' + (v % 10) as u8;
-        v /= 10;
-    }
+/// `v` (below 100) as two decimal digits; one table lookup instead of a division
+/// per digit (this runs once per signature).
+fn two_digits(v: u64) -> [u8; 2] {
+    const TABLE: [[u8; 2]; 100] = {
+        let mut t = [[0u8; 2]; 100];
+        let mut i = 0;
+        while i < 100 {
+            t[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
+            i += 1;
+        }
+        t
+    };
+    // Callers pass values below 100 (year / 100 is below 100 for years up to 9999,
+    // checked before); anything else would be a bug, shown as `??` rather than a panic.
+    TABLE.get(v as usize).copied().unwrap_or([b'?'; 2])
 }
 
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.

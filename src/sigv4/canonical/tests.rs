@@ -125,15 +125,15 @@ fn headers_fold_sort_and_join() {
         ("My-Header2", "\"a   b   c\""),
         ("ZOO", "value1\n  value2"),
     ];
-    sort_headers(&mut entries);
+    assert!(!sort_headers(&mut entries), "mixed-case names");
     let mut block = Vec::new();
-    canonical_headers_into(&mut block, &entries);
+    canonical_headers_into(&mut block, &entries, false);
     assert_eq!(
         text(block),
         "host:h\nmy-header1:value4,a b c\nmy-header2:\"a b c\"\nzoo:value1 value2\n"
     );
     let mut signed = Vec::new();
-    signed_headers_into(&mut signed, &entries);
+    signed_headers_into(&mut signed, &entries, false);
     assert_eq!(text(signed), "host;my-header1;my-header2;zoo");
 }
 
@@ -316,11 +316,44 @@ mod props {
             }
         }
 
+        /// A path the URI fast path copies is what the general path makes of it, in
+        /// every encoding and normalisation mode.
+        #[test]
+        fn plain_paths_are_canonical_in_every_mode(p in "/[a-zA-Z0-9._~/-]{0,20}") {
+            if is_plain_path(&p) {
+                for enc in [UriEncoding::Double, UriEncoding::Single] {
+                    for norm in [PathNormalization::Enabled, PathNormalization::Disabled] {
+                        let mut general = Vec::new();
+                        canonical_uri_general(&mut general, &p, enc, norm);
+                        prop_assert_eq!(text(general), p.clone());
+                    }
+                }
+            }
+        }
+
+        /// The word-at-a-time whitespace test agrees with the byte-by-byte one.
+        #[test]
+        fn space_or_control_test_matches_bytewise(b in proptest::collection::vec(any::<u8>(), 0..40)) {
+            prop_assert_eq!(has_space_or_control(&b), b.iter().any(|&c| c <= b' '));
+        }
+
+        /// The lower-case insertion sort orders like the general case-folding stable
+        /// sort, repeats included.
+        #[test]
+        fn lower_case_sort_matches_general(names in proptest::collection::vec("[a-c-]{0,3}", 0..10)) {
+            let mut entries: Vec<(&str, &str)> = names.iter().enumerate()
+                .map(|(i, n)| (n.as_str(), ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"][i])).collect();
+            let mut expected = entries.clone();
+            expected.sort_by(|a, b| cmp_lower(a.0, b.0));
+            prop_assert!(sort_headers(&mut entries));
+            prop_assert_eq!(entries, expected);
+        }
+
         #[test]
         fn header_values_are_trimmed_and_folded(v in "[ \ta-z\"\n\r]{0,24}") {
             let entries = [("x-h", v.as_str())];
             let mut block = Vec::new();
-            canonical_headers_into(&mut block, &entries);
+            canonical_headers_into(&mut block, &entries, true);
             let block = text(block);
             let value = block.strip_prefix("x-h:").unwrap().strip_suffix('\n').unwrap();
             prop_assert_eq!(value.trim(), value);
