@@ -54,7 +54,7 @@ impl ChunkSigner {
             date,
             params.region,
             params.service,
-            |key, _| key.clone(),
+            |key, _, _| key.clone(),
         );
         Ok(Self {
             key,

@@ -91,7 +91,7 @@ pub fn codecommit_git_credentials(
         date.date(),
         region,
         "codecommit",
-        |key, _| hex(&key.sign(sts.as_bytes())),
+        |key, _, _| hex(&key.sign(sts.as_bytes())),
     );
     let mut username = credentials.access_key_id().to_owned();
     if let Some(token) = credentials.session_token() {

@@ -26,18 +26,33 @@ pub(crate) fn hex_pair(b: u8) -> [u8; 2] {
     HEX_PAIRS[usize::from(b)]
 }
 
+/// Every byte's two lower-case hex digits as a little-endian `u16`.
+const HEX_PAIRS_LE: [u16; 256] = {
+    let mut table = [0u16; 256];
+    let mut i = 0;
+    while i < 256 {
+        table[i] = u16::from_le_bytes(HEX_PAIRS[i]);
+        i += 1;
+    }
+    table
+};
+
 /// Appends the lower-case hex form of `bytes` to `out` (the signer's byte buffer).
 pub(crate) fn hex_into_vec(out: &mut Vec<u8>, bytes: &[u8]) {
-    // Digests are 32 bytes: format them on the stack and append once. Plain indexing
-    // (rather than zipped chunk iterators) compiles to two loads and a store per byte.
-    let mut buf = [0u8; 64];
-    for chunk in bytes.chunks(32) {
-        for (i, &b) in chunk.iter().enumerate() {
-            let [hi, lo] = HEX_PAIRS[usize::from(b)];
-            buf[2 * i] = hi;
-            buf[2 * i + 1] = lo;
-        }
-        out.extend_from_slice(&buf[..2 * chunk.len()]);
+    // Four input bytes become eight digits assembled in a register and appended with
+    // one 8-byte store. (Formatting into a stack array of 2-byte stores and copying
+    // it with wide loads stalls on store forwarding; this was 4 % of signing time.)
+    out.reserve(bytes.len() * 2);
+    let mut chunks = bytes.chunks_exact(4);
+    for c in &mut chunks {
+        let word = u64::from(HEX_PAIRS_LE[usize::from(c[0])])
+            | u64::from(HEX_PAIRS_LE[usize::from(c[1])]) << 16
+            | u64::from(HEX_PAIRS_LE[usize::from(c[2])]) << 32
+            | u64::from(HEX_PAIRS_LE[usize::from(c[3])]) << 48;
+        out.extend_from_slice(&word.to_le_bytes());
+    }
+    for &b in chunks.remainder() {
+        out.extend_from_slice(&HEX_PAIRS[usize::from(b)]);
     }
 }
 
@@ -192,6 +207,12 @@ mod tests {
     #[test]
     fn hex_lower() {
         assert_eq!(hex(&[0x00, 0xab, 0xff]), "00abff");
+        let bytes: Vec<u8> = (0..=255).collect();
+        for len in [0, 3, 4, 5, 32, 71, 256] {
+            let mut v = b"x".to_vec();
+            hex_into_vec(&mut v, &bytes[..len]);
+            assert_eq!(v[1..], *hex(&bytes[..len]).as_bytes(), "{len}");
+        }
     }
 
     #[test]
