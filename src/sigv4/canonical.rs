@@ -235,7 +235,18 @@ fn query_fast_path(
     let mut eq: Option<usize> = None;
     let mut i = 0;
     loop {
-        // Most bytes are unreserved: skip a run of them in a tight loop.
+        // Most bytes are unreserved: skip a run of them, four bytes per branch while
+        // they last, then byte by byte.
+        while let Some(w) = q.get(i..i + 4) {
+            if !(is_unreserved(w[0])
+                & is_unreserved(w[1])
+                & is_unreserved(w[2])
+                & is_unreserved(w[3]))
+            {
+                break;
+            }
+            i += 4;
+        }
         while i < q.len() && is_unreserved(q[i]) {
             i += 1;
         }

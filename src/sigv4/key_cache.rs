@@ -90,7 +90,8 @@ struct V4Entry {
 
 impl V4Entry {
     fn matches(&self, creds: &Credentials, date: &str, region: &str, service: &str) -> bool {
-        self.date.as_slice() == date.as_bytes()
+        // The date as one 8-byte compare, not a memcmp call.
+        <[u8; 8]>::try_from(date.as_bytes()).ok() == Some(self.date)
             && self.region == region
             && self.service == service
             && self.access_key_id == creds.access_key_id()

@@ -3,9 +3,16 @@
 //!
 //! This module only formats a time it is given; it never reads the clock.
 
+use std::cell::Cell;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::SignError;
+
+thread_local! {
+    /// The last (seconds since the epoch, formatted) pair [`AmzDate::new`] made on this
+    /// thread. `u64::MAX` seconds is never formatted (it is past year 9999).
+    static LAST: Cell<(u64, [u8; 16])> = const { Cell::new((u64::MAX, [0; 16])) };
+}
 
 /// A formatted signing time: `YYYYMMDDTHHMMSSZ`, all ASCII.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,6 +25,19 @@ impl AmzDate {
             .duration_since(UNIX_EPOCH)
             .map_err(|_| SignError::InvalidTime)?
             .as_secs();
+        // A busy signer formats the same second many times over: reuse this
+        // thread's last result.
+        let (last_secs, last) = LAST.with(Cell::get);
+        if last_secs == secs {
+            return Ok(Self(last));
+        }
+        let date = Self::format(secs)?;
+        LAST.with(|c| c.set((secs, date.0)));
+        Ok(date)
+    }
+
+    /// Formats `secs` since the epoch.
+    fn format(secs: u64) -> Result<Self, SignError> {
         let days = secs / 86_400;
         let rem = secs % 86_400;
         let (y, m, d) = civil_from_days(days);
@@ -150,6 +170,18 @@ mod tests {
         let d = AmzDate::new(t).unwrap();
         assert_eq!(d.full(), "20150830T123600Z");
         assert_eq!(d.date(), "20150830");
+    }
+
+    #[test]
+    fn per_thread_reuse_is_per_second() {
+        let t = UNIX_EPOCH + Duration::from_secs(1_440_938_160);
+        assert_eq!(AmzDate::new(t).unwrap().full(), "20150830T123600Z");
+        // Same second (sub-second part differs): the reused value is still right.
+        let same = t + Duration::from_millis(999);
+        assert_eq!(AmzDate::new(same).unwrap().full(), "20150830T123600Z");
+        let next = t + Duration::from_secs(1);
+        assert_eq!(AmzDate::new(next).unwrap().full(), "20150830T123601Z");
+        assert_eq!(AmzDate::new(t).unwrap().full(), "20150830T123600Z");
     }
 
     #[test]
