@@ -101,7 +101,9 @@ fn is_plain_path(path: &str) -> bool {
             .any(|w| w[0] == b'/' && (w[1] == b'/' || w[1] == b'.'))
 }
 
-/// The general path of [`canonical_uri_into`], for any non-empty path.
+/// The general path of [`canonical_uri_into`], for any non-empty path. Never inlined,
+/// so the fast path keeps a small frame.
+#[inline(never)]
 fn canonical_uri_general(
     out: &mut Vec<u8>,
     path: &str,
@@ -166,7 +168,8 @@ pub(crate) fn canonical_query_into(
 }
 
 /// The general path of [`canonical_query_into`]: decodes and re-encodes every key and
-/// value, for any query.
+/// value, for any query. Never inlined, so the fast path keeps a small frame.
+#[inline(never)]
 fn canonical_query_general(
     out: &mut Vec<u8>,
     query: &str,
@@ -211,13 +214,14 @@ fn canonical_query_general(
 }
 
 /// Most queries (those built by SDKs) are already canonically encoded and short. This
-/// path splits and validates them in one pass over the bytes, sorts borrowed slices
-/// in a stack array, and copies a query that is already canonical (sorted, every key
-/// with `=`, nothing dropped or added) in one go. It returns false, having written
-/// nothing, when [`canonical_query_general`] is needed: more than `MAX` parameters, or
-/// any byte that is not unreserved, the first `=` of a pair, `&` or an upper-case
-/// `%XX` escape of a byte that is not unreserved (the cases where decoding and
-/// re-encoding would change something).
+/// path validates them in one pass over the bytes ([`scan_query`]); a query that is
+/// already its own canonical form (sorted, every key with `=`, nothing dropped or
+/// added) is copied in one go, others are split into borrowed slices and sorted in a
+/// stack array. It returns false, having written nothing, when
+/// [`canonical_query_general`] is needed: more than `MAX` parameters, or any byte
+/// that is not unreserved, the first `=` of a pair, `&` or an upper-case `%XX` escape
+/// of a byte that is not unreserved (the cases where decoding and re-encoding would
+/// change something).
 fn query_fast_path(
     out: &mut Vec<u8>,
     query: &str,
@@ -225,12 +229,72 @@ fn query_fast_path(
     drop_signer_params: bool,
 ) -> bool {
     const MAX: usize = 16;
+    let q = query.as_bytes();
+    match scan_query(q, drop_signer_params) {
+        QueryScan::NeedsGeneral => return false,
+        QueryScan::Canonical if extra.is_empty() => {
+            out.extend_from_slice(q);
+            return true;
+        }
+        QueryScan::Canonical | QueryScan::Valid => {}
+    }
     let empty: &[u8] = &[];
     let mut params = [(empty, empty); MAX];
     let mut n = 0;
-    let q = query.as_bytes();
-    // The query is already its canonical form (so far).
-    let mut verbatim = extra.is_empty();
+    let pairs = q.split(|&c| c == b'&').filter(|p| !p.is_empty());
+    for pair in pairs {
+        let (k, v) = match pair.iter().position(|&c| c == b'=') {
+            Some(e) => (&pair[..e], &pair[e + 1..]),
+            None => (pair, empty),
+        };
+        if drop_signer_params && is_signer_query_key(k) {
+            continue;
+        }
+        if n == MAX {
+            return false;
+        }
+        params[n] = (k, v);
+        n += 1;
+    }
+    for &(k, v) in extra {
+        if n == MAX {
+            return false;
+        }
+        params[n] = (k.as_bytes(), v.as_bytes());
+        n += 1;
+    }
+    let params = &mut params[..n];
+    params.sort_unstable();
+    for (i, (k, v)) in params.iter().enumerate() {
+        if i > 0 {
+            out.push(b'&');
+        }
+        out.extend_from_slice(k);
+        out.push(b'=');
+        out.extend_from_slice(v);
+    }
+    true
+}
+
+/// What [`scan_query`] found.
+#[derive(Debug, PartialEq, Eq)]
+enum QueryScan {
+    /// Some component needs decoding and re-encoding.
+    NeedsGeneral,
+    /// Every component is canonically encoded, and the query as a whole is its own
+    /// canonical form.
+    Canonical,
+    /// Every component is canonically encoded, but the query needs sorting, or has
+    /// empty pairs, keys without `=` or parameters to drop.
+    Valid,
+}
+
+/// One pass over a raw query: checks every key and value is canonically encoded and
+/// whether the whole query already is its canonical form.
+fn scan_query(q: &[u8], drop_signer_params: bool) -> QueryScan {
+    let empty: &[u8] = &[];
+    let mut canonical = true;
+    let mut prev: Option<(&[u8], &[u8])> = None;
     let mut start = 0;
     let mut eq: Option<usize> = None;
     let mut i = 0;
@@ -253,24 +317,16 @@ fn query_fast_path(
         match q.get(i) {
             None | Some(b'&') => {
                 if i == start {
-                    verbatim = false; // an empty pair is dropped
-                } else {
-                    let (k, v) = match eq {
+                    canonical = false; // an empty pair is dropped
+                } else if canonical {
+                    let pair = match eq {
                         Some(e) => (&q[start..e], &q[e + 1..i]),
-                        None => {
-                            verbatim = false; // `k` is signed as `k=`
-                            (&q[start..i], empty)
-                        }
+                        None => (&q[start..i], empty),
                     };
-                    if drop_signer_params && is_signer_query_key(k) {
-                        verbatim = false;
-                    } else {
-                        if n == MAX {
-                            return false;
-                        }
-                        params[n] = (k, v);
-                        n += 1;
-                    }
+                    canonical = eq.is_some() // `k` is signed as `k=`
+                        && !(drop_signer_params && is_signer_query_key(pair.0))
+                        && prev.is_none_or(|p| p <= pair);
+                    prev = Some(pair);
                 }
                 if i == q.len() {
                     break;
@@ -285,38 +341,21 @@ fn query_fast_path(
             }
             Some(b'%') => {
                 let (Some(&h), Some(&l)) = (q.get(i + 1), q.get(i + 2)) else {
-                    return false;
+                    return QueryScan::NeedsGeneral;
                 };
                 match (upper_hex_val(h), upper_hex_val(l)) {
                     (Some(h), Some(l)) if !is_unreserved(h << 4 | l) => i += 3,
-                    _ => return false,
+                    _ => return QueryScan::NeedsGeneral,
                 }
             }
-            Some(_) => return false,
+            Some(_) => return QueryScan::NeedsGeneral,
         }
     }
-    for &(k, v) in extra {
-        if n == MAX {
-            return false;
-        }
-        params[n] = (k.as_bytes(), v.as_bytes());
-        n += 1;
+    if canonical {
+        QueryScan::Canonical
+    } else {
+        QueryScan::Valid
     }
-    let params = &mut params[..n];
-    if verbatim && params.windows(2).all(|w| w[0] <= w[1]) {
-        out.extend_from_slice(q);
-        return true;
-    }
-    params.sort_unstable();
-    for (i, (k, v)) in params.iter().enumerate() {
-        if i > 0 {
-            out.push(b'&');
-        }
-        out.extend_from_slice(k);
-        out.push(b'=');
-        out.extend_from_slice(v);
-    }
-    true
 }
 
 /// The value of an upper-case hex digit (`%xx` with lower-case digits is not
