@@ -393,7 +393,7 @@ pub(crate) fn sort_headers(entries: &mut [(&str, &str)]) -> bool {
         // entries, often nearly sorted: an insertion sort is the cheapest stable sort.
         for i in 1..entries.len() {
             let mut j = i;
-            while j > 0 && entries[j - 1].0.as_bytes() > entries[j].0.as_bytes() {
+            while j > 0 && name_gt(entries[j - 1].0, entries[j].0) {
                 entries.swap(j - 1, j);
                 j -= 1;
             }
@@ -402,6 +402,15 @@ pub(crate) fn sort_headers(entries: &mut [(&str, &str)]) -> bool {
         entries.sort_by(|a, b| cmp_lower(a.0, b.0));
     }
     lower
+}
+
+/// `a > b` in byte order. Header names mostly differ in their first byte, which is
+/// compared inline before a full (memcmp) comparison.
+fn name_gt(a: &str, b: &str) -> bool {
+    match (a.as_bytes().first(), b.as_bytes().first()) {
+        (Some(x), Some(y)) if x != y => x > y,
+        _ => a.as_bytes() > b.as_bytes(),
+    }
 }
 
 fn has_upper(name: &str) -> bool {
