@@ -413,8 +413,24 @@ fn name_gt(a: &str, b: &str) -> bool {
     }
 }
 
+/// True when `name` has an ASCII upper-case letter. Eight bytes per step: with the
+/// high bits cleared (so no addition carries into the next byte), `b + 0x3F` has its
+/// high bit set from `A` up and `b + 0x25` from `[` up; a byte that sets the first but
+/// not the second, and had no high bit of its own, is `A..=Z`.
 fn has_upper(name: &str) -> bool {
-    name.bytes().any(|b| b.is_ascii_uppercase())
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = ONES * 0x80;
+    let mut chunks = name.as_bytes().chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_ne_bytes(word);
+        let y = x & !HIGHS;
+        if (y + ONES * 0x3F) & !(y + ONES * 0x25) & !x & HIGHS != 0 {
+            return true;
+        }
+    }
+    chunks.remainder().iter().any(u8::is_ascii_uppercase)
 }
 
 /// True when some byte of `b` is at or below the space (whitespace or a control

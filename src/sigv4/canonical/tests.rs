@@ -331,6 +331,12 @@ mod props {
             }
         }
 
+        /// The word-at-a-time upper-case test agrees with the byte-by-byte one.
+        #[test]
+        fn upper_case_test_matches_bytewise(n in "[ -~\u{80}-\u{7ff}]{0,24}") {
+            prop_assert_eq!(has_upper(&n), n.bytes().any(|b| b.is_ascii_uppercase()));
+        }
+
         /// The word-at-a-time whitespace test agrees with the byte-by-byte one.
         #[test]
         fn space_or_control_test_matches_bytewise(b in proptest::collection::vec(any::<u8>(), 0..40)) {
