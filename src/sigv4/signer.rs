@@ -91,19 +91,23 @@ pub fn sign(
     let mut inline = [("", ""); INLINE_HEADERS];
     let mut heap: Vec<(&str, &str)> = Vec::new();
     let mut len = 0;
-    let kept = request
-        .headers
-        .iter()
-        .copied()
-        .filter(|(name, _)| !is_excluded(name, settings, add_content_sha, v4a));
     if request.headers.len() + 4 <= INLINE_HEADERS {
-        for h in kept {
-            inline[len] = h;
-            len += 1;
+        // A plain loop: the filtering iterator adapter went out of line per element.
+        for &h in &request.headers {
+            if !is_excluded(h.0, settings, add_content_sha, v4a) {
+                inline[len] = h;
+                len += 1;
+            }
         }
     } else {
         heap.reserve(request.headers.len() + 4);
-        heap.extend(kept);
+        heap.extend(
+            request
+                .headers
+                .iter()
+                .copied()
+                .filter(|(name, _)| !is_excluded(name, settings, add_content_sha, v4a)),
+        );
     }
     let mut entries = Entries {
         inline: &mut inline,
