@@ -91,7 +91,7 @@ const UNRESERVED: [bool; 256] = {
     let mut table = [false; 256];
     let mut i = 0;
     while i < 256 {
-        let b = i as u8;
+        let b = i as u8; // i < 256: no truncation
         table[i] = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~');
         i += 1;
     }

@@ -86,6 +86,7 @@ fn two_digits(v: u64) -> [u8; 2] {
         let mut t = [[0u8; 2]; 100];
         let mut i = 0;
         while i < 100 {
+            // Both quotients are below 10: no truncation.
             t[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
             i += 1;
         }
