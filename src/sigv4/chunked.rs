@@ -54,7 +54,7 @@ impl ChunkSigner {
             date,
             params.region,
             params.service,
-            |key, _| key.clone(),
+            |key, _, _| key.clone(),
         );
         Ok(Self {
             key,
@@ -89,13 +89,13 @@ impl ChunkSigner {
     /// `x-amz-trailer-signature` value. Trailers are canonicalised like headers.
     pub fn sign_trailer(&mut self, trailers: &[(&str, &str)]) -> String {
         let mut sorted: Vec<(&str, &str)> = trailers.to_vec();
-        sort_headers(&mut sorted);
-        let mut canonical = String::with_capacity(64);
-        canonical_headers_into(&mut canonical, &sorted);
+        let lower = sort_headers(&mut sorted);
+        let mut canonical = Vec::with_capacity(64);
+        canonical_headers_into(&mut canonical, &sorted, lower);
         let mut sts = self.sts_prefix("AWS4-HMAC-SHA256-TRAILER", 64);
         hex_into(
             &mut sts,
-            digest::digest(&digest::SHA256, canonical.as_bytes()).as_ref(),
+            digest::digest(&digest::SHA256, &canonical).as_ref(),
         );
         self.finish(&sts)
     }

@@ -63,17 +63,18 @@ pub fn codecommit_git_credentials(
     // aws4 and git-remote-codecommit drop the `Z` for Git.
     let timestamp = &date.full()[..15];
 
-    let mut creq = String::with_capacity(32 + path.len() * 3 + host.len());
-    creq.push_str("GIT\n");
+    // Only hashed, so built as bytes (the canonical helpers' buffer type).
+    let mut creq = Vec::with_capacity(32 + path.len() * 3 + host.len());
+    creq.extend_from_slice(b"GIT\n");
     canonical_uri_into(
         &mut creq,
         path,
         UriEncoding::Double,
         PathNormalization::Enabled,
     );
-    creq.push_str("\n\nhost:");
-    creq.push_str(host.trim());
-    creq.push_str("\n\nhost\n");
+    creq.extend_from_slice(b"\n\nhost:");
+    creq.extend_from_slice(host.trim().as_bytes());
+    creq.extend_from_slice(b"\n\nhost\n");
 
     let scope = format!("{}/{region}/codecommit/aws4_request", date.date());
     let mut sts = String::with_capacity(128);
@@ -82,10 +83,7 @@ pub fn codecommit_git_credentials(
     sts.push('\n');
     sts.push_str(&scope);
     sts.push('\n');
-    hex_into(
-        &mut sts,
-        digest::digest(&digest::SHA256, creq.as_bytes()).as_ref(),
-    );
+    hex_into(&mut sts, digest::digest(&digest::SHA256, &creq).as_ref());
 
     let signature = with_v4_key(
         key_cache,
@@ -93,7 +91,7 @@ pub fn codecommit_git_credentials(
         date.date(),
         region,
         "codecommit",
-        |key, _| hex(&key.sign(sts.as_bytes())),
+        |key, _, _| hex(&key.sign(sts.as_bytes())),
     );
     let mut username = credentials.access_key_id().to_owned();
     if let Some(token) = credentials.session_token() {

@@ -21,6 +21,62 @@ const MAX_V4_ENTRIES: usize = 64;
 /// How many SigV4a key pairs (distinct credentials) are kept.
 const MAX_V4A_ENTRIES: usize = 16;
 
+/// `AWS4-HMAC-SHA256 Credential=`: what [`ScopeText`]'s prefix starts with.
+const AUTH_HEAD: &str = "AWS4-HMAC-SHA256 Credential=";
+/// `, SignedHeaders=`: what [`ScopeText`]'s prefix ends with.
+const AUTH_TAIL: &str = ", SignedHeaders=";
+
+/// The text every SigV4 signature in one scope repeats, built once per cache entry
+/// rather than piece by piece per signature: the authorization header up to the
+/// signed headers, `AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/sqs/aws4_request,
+/// SignedHeaders=`, whose middle is the credential, whose tail is the scope.
+pub(crate) struct ScopeText {
+    prefix: String,
+    access_key_id_len: usize,
+}
+
+impl ScopeText {
+    fn new(access_key_id: &str, date: &str, region: &str, service: &str) -> Self {
+        let mut prefix = String::with_capacity(
+            AUTH_HEAD.len() + access_key_id.len() + date.len() + region.len() + service.len() + 32,
+        );
+        for part in [
+            AUTH_HEAD,
+            access_key_id,
+            "/",
+            date,
+            "/",
+            region,
+            "/",
+            service,
+            "/aws4_request",
+            AUTH_TAIL,
+        ] {
+            prefix.push_str(part);
+        }
+        Self {
+            prefix,
+            access_key_id_len: access_key_id.len(),
+        }
+    }
+
+    /// `AWS4-HMAC-SHA256 Credential=AKID/scope, SignedHeaders=`.
+    pub(crate) fn authorization_prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// Where the credential (`AKID/scope`) is in [`Self::authorization_prefix`].
+    pub(crate) fn credential_range(&self) -> std::ops::Range<usize> {
+        AUTH_HEAD.len()..self.prefix.len() - AUTH_TAIL.len()
+    }
+
+    /// Where the scope (`20150830/us-east-1/sqs/aws4_request`) is in
+    /// [`Self::authorization_prefix`].
+    pub(crate) fn scope_range(&self) -> std::ops::Range<usize> {
+        AUTH_HEAD.len() + self.access_key_id_len + 1..self.prefix.len() - AUTH_TAIL.len()
+    }
+}
+
 struct V4Entry {
     access_key_id: String,
     secret: SecretString,
@@ -29,11 +85,13 @@ struct V4Entry {
     service: String,
     key: HmacSha256Key,
     raw: [u8; 32],
+    text: ScopeText,
 }
 
 impl V4Entry {
     fn matches(&self, creds: &Credentials, date: &str, region: &str, service: &str) -> bool {
-        self.date.as_slice() == date.as_bytes()
+        // The date as one 8-byte compare, not a memcmp call.
+        <[u8; 8]>::try_from(date.as_bytes()).ok() == Some(self.date)
             && self.region == region
             && self.service == service
             && self.access_key_id == creds.access_key_id()
@@ -90,15 +148,16 @@ impl SigningKeyCache {
         self.len() == 0
     }
 
-    /// Runs `f` with the SigV4 signing key for this scope, deriving and caching it on
-    /// a miss. `date` is `YYYYMMDD`.
+    /// Runs `f` with the SigV4 signing key (HMAC key and raw bytes) and the
+    /// [`ScopeText`] for this scope, deriving and caching them on a miss. `date` is
+    /// `YYYYMMDD`.
     pub(crate) fn with_v4_key<R>(
         &self,
         creds: &Credentials,
         date: &str,
         region: &str,
         service: &str,
-        f: impl FnOnce(&HmacSha256Key, &[u8; 32]) -> R,
+        f: impl FnOnce(&HmacSha256Key, &[u8; 32], &ScopeText) -> R,
     ) -> R {
         {
             let entries = self.v4.read().unwrap_or_else(PoisonError::into_inner);
@@ -107,12 +166,13 @@ impl SigningKeyCache {
                 .rev()
                 .find(|e| e.matches(creds, date, region, service))
             {
-                return f(&e.key, &e.raw);
+                return f(&e.key, &e.raw, &e.text);
             }
         }
         let raw = derive_signing_key(creds.secret_access_key(), date, region, service);
         let key = HmacSha256Key::new(&raw);
-        let result = f(&key, &raw);
+        let text = ScopeText::new(creds.access_key_id(), date, region, service);
+        let result = f(&key, &raw, &text);
         let mut date_bytes = [0u8; 8];
         if date.len() == 8 {
             date_bytes.copy_from_slice(date.as_bytes());
@@ -138,6 +198,7 @@ impl SigningKeyCache {
                 service: service.to_owned(),
                 key,
                 raw,
+                text,
             });
         }
         result
@@ -179,13 +240,14 @@ pub(crate) fn with_v4_key<R>(
     date: &str,
     region: &str,
     service: &str,
-    f: impl FnOnce(&HmacSha256Key, &[u8; 32]) -> R,
+    f: impl FnOnce(&HmacSha256Key, &[u8; 32], &ScopeText) -> R,
 ) -> R {
     match cache {
         Some(c) => c.with_v4_key(creds, date, region, service, f),
         None => {
             let raw = derive_signing_key(creds.secret_access_key(), date, region, service);
-            f(&HmacSha256Key::new(&raw), &raw)
+            let text = ScopeText::new(creds.access_key_id(), date, region, service);
+            f(&HmacSha256Key::new(&raw), &raw, &text)
         }
     }
 }
@@ -217,9 +279,9 @@ mod tests {
     fn caches_per_scope_and_secret() {
         let cache = SigningKeyCache::new();
         let a = creds("secret-a");
-        let k1 = cache.with_v4_key(&a, "20150830", "us-east-1", "s3", |_, raw| *raw);
+        let k1 = cache.with_v4_key(&a, "20150830", "us-east-1", "s3", |_, raw, _| *raw);
         assert_eq!(cache.len(), 1);
-        let k2 = cache.with_v4_key(&a, "20150830", "us-east-1", "s3", |_, raw| *raw);
+        let k2 = cache.with_v4_key(&a, "20150830", "us-east-1", "s3", |_, raw, _| *raw);
         assert_eq!(k1, k2);
         assert_eq!(cache.len(), 1, "hit must not add an entry");
         assert_eq!(
@@ -228,14 +290,34 @@ mod tests {
         );
         // A rotated secret with the same key id must not reuse the old key.
         let b = creds("secret-b");
-        let k3 = cache.with_v4_key(&b, "20150830", "us-east-1", "s3", |_, raw| *raw);
+        let k3 = cache.with_v4_key(&b, "20150830", "us-east-1", "s3", |_, raw, _| *raw);
         assert_ne!(k1, k3);
         assert_eq!(cache.len(), 2);
-        cache.with_v4_key(&a, "20150830", "eu-west-1", "s3", |_, _| ());
+        cache.with_v4_key(&a, "20150830", "eu-west-1", "s3", |_, _, _| ());
         assert_eq!(cache.len(), 3);
         // A new day drops the old day's keys.
-        cache.with_v4_key(&a, "20150831", "us-east-1", "s3", |_, _| ());
+        cache.with_v4_key(&a, "20150831", "us-east-1", "s3", |_, _, _| ());
         assert_eq!(cache.len(), 1);
+    }
+
+    #[test]
+    fn scope_text_ranges() {
+        let cache = SigningKeyCache::new();
+        let (prefix, credential, scope) =
+            cache.with_v4_key(&creds("s"), "20150830", "us-east-1", "sqs", |_, _, t| {
+                let p = t.authorization_prefix().to_owned();
+                (
+                    p.clone(),
+                    p[t.credential_range()].to_owned(),
+                    p[t.scope_range()].to_owned(),
+                )
+            });
+        assert_eq!(
+            prefix,
+            "AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/sqs/aws4_request, SignedHeaders="
+        );
+        assert_eq!(credential, "AKID/20150830/us-east-1/sqs/aws4_request");
+        assert_eq!(scope, "20150830/us-east-1/sqs/aws4_request");
     }
 
     #[test]
@@ -243,7 +325,7 @@ mod tests {
         let cache = SigningKeyCache::new();
         let a = creds("s");
         for i in 0..(MAX_V4_ENTRIES + 10) {
-            cache.with_v4_key(&a, "20150830", &format!("r{i}"), "s3", |_, _| ());
+            cache.with_v4_key(&a, "20150830", &format!("r{i}"), "s3", |_, _, _| ());
         }
         assert_eq!(cache.len(), MAX_V4_ENTRIES);
     }
@@ -251,7 +333,7 @@ mod tests {
     #[test]
     fn debug_hides_secret() {
         let cache = SigningKeyCache::new();
-        cache.with_v4_key(&creds("topsecretvalue"), "20150830", "r", "s", |_, _| ());
+        cache.with_v4_key(&creds("topsecretvalue"), "20150830", "r", "s", |_, _, _| ());
         let dbg = format!("{cache:?}");
         assert!(!dbg.contains("topsecretvalue"), "{dbg}");
         assert!(dbg.contains("v4_entries: 1"), "{dbg}");

@@ -19,7 +19,7 @@ pub(super) struct Span {
 
 impl Span {
     /// The range from `start` to the current end of `buf`.
-    pub(super) fn since(buf: &str, start: usize) -> Self {
+    pub(super) fn since(buf: &[u8], start: usize) -> Self {
         Self {
             start,
             end: buf.len(),
@@ -27,9 +27,9 @@ impl Span {
     }
 
     /// Appends `s` to `buf` and returns its range.
-    pub(super) fn push(buf: &mut String, s: &str) -> Self {
+    pub(super) fn push(buf: &mut Vec<u8>, s: &str) -> Self {
         let start = buf.len();
-        buf.push_str(s);
+        buf.extend_from_slice(s.as_bytes());
         Self::since(buf, start)
     }
 }

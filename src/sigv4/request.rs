@@ -29,8 +29,14 @@ impl<'a> SignableRequest<'a> {
         headers: Vec<(&'a str, &'a str)>,
         payload: PayloadHash<'a>,
     ) -> Self {
-        let (path, query) = match path_and_query.split_once('?') {
-            Some((p, q)) => (p, Some(q)),
+        // A byte search rather than `split_once('?')`: the char searcher's set-up
+        // was a visible share of signing a small request.
+        let (path, query) = match path_and_query.bytes().position(|b| b == b'?') {
+            // `?` is ASCII, so both sides of it are char boundaries.
+            Some(i) => (
+                path_and_query.get(..i).unwrap_or_default(),
+                path_and_query.get(i + 1..),
+            ),
             None => (path_and_query, None),
         };
         Self {

@@ -5,15 +5,13 @@
 //! rules of canonicalisation live in [`super::canonical`], key derivation in
 //! [`super::key`] and [`super::key_cache`].
 
-use std::fmt::Write as _;
-
 use aws_lc_rs::{digest, rand::SystemRandom};
 
 use super::canonical::{
     canonical_headers_into, canonical_query_into, canonical_uri_into, signed_headers_into,
     sort_headers, DEFAULT_EXCLUDED_HEADERS,
 };
-use super::encode::{hex_into, hex_pair, percent_encode_into};
+use super::encode::{hex_into_vec, hex_pair, percent_encode_bytes_into, percent_encode_into};
 use super::key_cache::{v4a_key, with_v4_key};
 use super::output::{Span, MAX_PARAMS};
 use super::payload::{PayloadHash, EMPTY_PAYLOAD_SHA256, UNSIGNED_PAYLOAD};
@@ -59,6 +57,9 @@ pub fn sign(
     check_scope_part("region", params.region)?;
     check_scope_part("service", params.service)?;
     let date = AmzDate::new(params.time)?;
+    // Checked as UTF-8 once here, not at each use.
+    let date_full = date.full();
+    let date_day = date_full.get(..8).unwrap_or_default();
     let expires = match settings.location {
         SignatureLocation::Headers => None,
         SignatureLocation::QueryParams { expires } => {
@@ -90,19 +91,23 @@ pub fn sign(
     let mut inline = [("", ""); INLINE_HEADERS];
     let mut heap: Vec<(&str, &str)> = Vec::new();
     let mut len = 0;
-    let kept = request
-        .headers
-        .iter()
-        .copied()
-        .filter(|(name, _)| !is_excluded(name, settings, add_content_sha, v4a));
     if request.headers.len() + 4 <= INLINE_HEADERS {
-        for h in kept {
-            inline[len] = h;
-            len += 1;
+        // A plain loop: the filtering iterator adapter went out of line per element.
+        for &h in &request.headers {
+            if !is_excluded(h.0, settings, add_content_sha, v4a) {
+                inline[len] = h;
+                len += 1;
+            }
         }
     } else {
         heap.reserve(request.headers.len() + 4);
-        heap.extend(kept);
+        heap.extend(
+            request
+                .headers
+                .iter()
+                .copied()
+                .filter(|(name, _)| !is_excluded(name, settings, add_content_sha, v4a)),
+        );
     }
     let mut entries = Entries {
         inline: &mut inline,
@@ -113,7 +118,7 @@ pub fn sign(
         return Err(SignError::MissingHost);
     }
     if header_mode {
-        entries.push(("x-amz-date", date.full()));
+        entries.push(("x-amz-date", date_full));
         if v4a {
             entries.push(("x-amz-region-set", params.region));
         }
@@ -125,75 +130,24 @@ pub fn sign(
         }
     }
     let entries = entries.finish();
-    sort_headers(entries);
+    let lower = sort_headers(entries);
 
     // Query mode: the X-Amz-* parameters that are part of the canonical query, with
-    // their encoded values in `scratch` (copied into the output at the end).
-    let mut scratch = String::new();
-    let mut q = QuerySpans::default();
-    if let Some(secs) = expires {
-        let mut sh = String::with_capacity(entries.len() * 16);
-        signed_headers_into(&mut sh, entries);
-        scratch.reserve(
-            (creds.access_key_id().len()
-                + params.region.len() * 2
-                + params.service.len()
-                + 30
-                + sh.len()
-                + token.map_or(0, str::len))
-                * 3
-                + 20,
-        );
-        let start = scratch.len();
-        percent_encode_into(&mut scratch, creds.access_key_id(), false);
-        scratch.push_str("%2F");
-        scratch.push_str(date.date());
-        scratch.push_str("%2F");
-        if !v4a {
-            percent_encode_into(&mut scratch, params.region, false);
-            scratch.push_str("%2F");
-        }
-        percent_encode_into(&mut scratch, params.service, false);
-        scratch.push_str("%2Faws4_request");
-        q.credential = Span::since(&scratch, start);
-        let start = scratch.len();
-        percent_encode_into(&mut scratch, &sh, false);
-        q.signed_headers = Span::since(&scratch, start);
-        let start = scratch.len();
-        // Formatting a number into a String cannot fail.
-        let _ = write!(scratch, "{secs}");
-        q.expires = Span::since(&scratch, start);
-        if let Some(t) = token {
-            let start = scratch.len();
-            percent_encode_into(&mut scratch, t, false);
-            q.token = Some(Span::since(&scratch, start));
-        }
-        if v4a {
-            let start = scratch.len();
-            percent_encode_into(&mut scratch, params.region, false);
-            q.region_set = Some(Span::since(&scratch, start));
-        }
-    }
-    let s = |span: Span| scratch.get(span.start..span.end).unwrap_or_default();
-    let mut extra = [("", ""); MAX_PARAMS];
-    let mut n_extra = 0;
-    if !header_mode {
-        let token = q.token.filter(|_| sign_token);
-        let all = [
-            Some(("X-Amz-Algorithm", algorithm)),
-            Some(("X-Amz-Credential", s(q.credential))),
-            Some(("X-Amz-Date", date.full())),
-            Some(("X-Amz-Expires", s(q.expires))),
-            Some(("X-Amz-SignedHeaders", s(q.signed_headers))),
-            token.map(|t| ("X-Amz-Security-Token", s(t))),
-            q.region_set.map(|r| ("X-Amz-Region-Set", s(r))),
-        ];
-        for kv in all.into_iter().flatten() {
-            extra[n_extra] = kv;
-            n_extra += 1;
-        }
-    }
-    let extra = &extra[..n_extra];
+    // their encoded values in `qp.scratch` (copied into the output at the end). Kept
+    // out of line so that header mode (the proxy's case) carries none of it.
+    let qp = match expires {
+        Some(secs) => query_parts(entries, lower, params, date.date_bytes(), secs, v4a),
+        None => QueryParts::default(),
+    };
+    let s = |span: Span| span_str(&qp.scratch, span);
+    let extra_store;
+    let extra: &[(&str, &str)] = if header_mode {
+        &[]
+    } else {
+        let (store, n) = query_extra(&qp, algorithm, date_full, sign_token);
+        extra_store = store;
+        &extra_store[..n]
+    };
 
     // Everything the output holds goes into one buffer, sized up front: the
     // timestamp, the credential (the scope is its tail), the canonical request (the
@@ -224,123 +178,145 @@ pub fn sign(
             + if v4a { params.region.len() } else { 0 }
             + token.map_or(0, str::len)
     } else {
-        algorithm.len() + scratch.len() + signature_len
+        algorithm.len() + qp.scratch.len() + signature_len
     };
-    let mut buf = String::with_capacity(16 + credential_len + creq_len + sts_len + rest_len);
+    // Built as bytes: every piece is a `&str` or ASCII, so one `String::from_utf8` at
+    // the end is the only validation.
+    let mut buf = Vec::with_capacity(16 + credential_len + creq_len + sts_len + rest_len);
 
-    // `AKID/` then the scope (date/region/service/aws4_request; no region for v4a).
-    let push_scope = |buf: &mut String| -> Span {
-        let scope_start = buf.len();
-        buf.push_str(date.date());
-        buf.push('/');
-        if !v4a {
-            buf.push_str(params.region);
-            buf.push('/');
-        }
-        buf.push_str(params.service);
-        buf.push_str("/aws4_request");
-        Span::since(buf, scope_start)
-    };
-    let push_credential = |buf: &mut String| -> (Span, Span) {
+    let timestamp = Span::push(&mut buf, date_full);
+    // SigV4a: the credential (`AKID/` then the scope, which has no region) up front.
+    // SigV4 copies both from the key cache's `ScopeText` when it signs, below.
+    let v4a_credential = v4a.then(|| {
         let start = buf.len();
-        buf.push_str(creds.access_key_id());
-        buf.push('/');
-        let scope = push_scope(buf);
-        (Span::since(buf, start), scope)
-    };
-    let timestamp = Span::push(&mut buf, date.full());
-    let (credential, credential_scope) = push_credential(&mut buf);
+        buf.extend_from_slice(creds.access_key_id().as_bytes());
+        buf.push(b'/');
+        let scope_start = buf.len();
+        buf.extend_from_slice(date.date_bytes());
+        buf.push(b'/');
+        buf.extend_from_slice(params.service.as_bytes());
+        buf.extend_from_slice(b"/aws4_request");
+        (Span::since(&buf, start), Span::since(&buf, scope_start))
+    });
 
     // The canonical request.
     let start = buf.len();
-    buf.push_str(request.method);
-    buf.push('\n');
+    buf.extend_from_slice(request.method.as_bytes());
+    buf.push(b'\n');
     canonical_uri_into(
         &mut buf,
         request.path,
         settings.uri_encoding,
         settings.path_normalization,
     );
-    buf.push('\n');
+    buf.push(b'\n');
     canonical_query_into(&mut buf, request.query, extra, !header_mode);
-    buf.push('\n');
-    canonical_headers_into(&mut buf, entries);
-    buf.push('\n');
+    buf.push(b'\n');
+    canonical_headers_into(&mut buf, entries, lower);
+    buf.push(b'\n');
     let sh_start = buf.len();
-    signed_headers_into(&mut buf, entries);
+    signed_headers_into(&mut buf, entries, lower);
     let signed_headers = Span::since(&buf, sh_start);
-    buf.push('\n');
+    buf.push(b'\n');
     let payload_span = Span::push(&mut buf, payload_hash);
     let canonical_request = Span::since(&buf, start);
-    let creq_digest = digest::digest(
-        &digest::SHA256,
-        span_str(&buf, canonical_request).as_bytes(),
-    );
+    let creq_digest = digest::digest(&digest::SHA256, span_bytes(&buf, canonical_request));
 
-    // The string to sign.
-    let start = buf.len();
-    buf.push_str(algorithm);
-    buf.push('\n');
-    buf.push_str(date.full());
-    buf.push('\n');
-    push_scope(&mut buf);
-    buf.push('\n');
-    hex_into(&mut buf, creq_digest.as_ref());
-    let string_to_sign = Span::since(&buf, start);
-    if tracing::enabled!(tracing::Level::TRACE) {
-        // The canonical request can carry the session token: never log it.
-        let creq = span_str(&buf, canonical_request);
-        let redacted = match token {
-            Some(t) if !t.is_empty() => {
-                let shown = creq.replace(t, crate::secret::REDACTED);
-                match q.token.map(s) {
-                    Some(enc) if !enc.is_empty() => shown.replace(enc, crate::secret::REDACTED),
-                    _ => shown,
-                }
+    // The string to sign, the authorization up to the signature (header mode), and
+    // the signature.
+    let sts_start = buf.len();
+    buf.extend_from_slice(algorithm.as_bytes());
+    buf.push(b'\n');
+    buf.extend_from_slice(date.as_bytes());
+    buf.push(b'\n');
+    let signed = match v4a_credential {
+        Some((credential, credential_scope)) => {
+            buf.extend_from_within(credential_scope.start..credential_scope.end);
+            buf.push(b'\n');
+            hex_into_vec(&mut buf, creq_digest.as_ref());
+            let string_to_sign = Span::since(&buf, sts_start);
+            let auth_start = buf.len();
+            if header_mode {
+                buf.extend_from_slice(algorithm.as_bytes());
+                buf.extend_from_slice(b" Credential=");
+                buf.extend_from_within(credential.start..credential.end);
+                buf.extend_from_slice(b", SignedHeaders=");
+                buf.extend_from_within(signed_headers.start..signed_headers.end);
+                buf.extend_from_slice(b", Signature=");
             }
-            _ => creq.to_owned(),
-        };
-        tracing::trace!(
-            canonical_request = %redacted,
-            string_to_sign = %span_str(&buf, string_to_sign),
-            "sigv4"
-        );
-    }
-
-    // The authorization (header mode) up to the signature.
-    let auth_start = buf.len();
-    if header_mode {
-        buf.push_str(algorithm);
-        buf.push_str(" Credential=");
-        push_credential(&mut buf);
-        buf.push_str(", SignedHeaders=");
-        signed_headers_into(&mut buf, entries);
-        buf.push_str(", Signature=");
-    }
-
-    // The signature.
-    let sig_start = buf.len();
-    if v4a {
-        let key = v4a_key(params.key_cache, creds)?;
-        let sig = key
-            .sign(
-                &SystemRandom::new(),
-                span_str(&buf, string_to_sign).as_bytes(),
-            )
-            .map_err(|_| SignError::KeyDerivation)?;
-        hex_into(&mut buf, sig.as_ref());
-    } else {
-        let mac = with_v4_key(
+            let sig_start = buf.len();
+            v4a_signature(&mut buf, string_to_sign, params)?;
+            Signed {
+                string_to_sign,
+                auth_start,
+                credential,
+                credential_scope,
+                sig_start,
+            }
+        }
+        None => with_v4_key(
             params.key_cache,
             creds,
-            date.date(),
+            date_day,
             params.region,
             params.service,
-            |key, _| key.sign(span_str(&buf, string_to_sign).as_bytes()),
-        );
-        hex_into(&mut buf, &mac);
-    }
+            |key, _, text| {
+                // The scope, credential and authorization prefix are copied whole from
+                // text built once per cache entry, not assembled from their parts.
+                let prefix = text.authorization_prefix().as_bytes();
+                let part = |r: std::ops::Range<usize>| prefix.get(r).unwrap_or_default();
+                buf.extend_from_slice(part(text.scope_range()));
+                buf.push(b'\n');
+                hex_into_vec(&mut buf, creq_digest.as_ref());
+                let string_to_sign = Span::since(&buf, sts_start);
+                let mac = key.sign(span_bytes(&buf, string_to_sign));
+                let auth_start = buf.len();
+                // The credential (and the scope, its tail) inside the authorization
+                // (header mode) or on their own (query mode).
+                let (base, cred_at) = if header_mode {
+                    buf.extend_from_slice(prefix);
+                    buf.extend_from_within(signed_headers.start..signed_headers.end);
+                    buf.extend_from_slice(b", Signature=");
+                    (auth_start, 0)
+                } else {
+                    buf.extend_from_slice(part(text.credential_range()));
+                    (auth_start, text.credential_range().start)
+                };
+                let at = |r: std::ops::Range<usize>| Span {
+                    start: base + r.start - cred_at,
+                    end: base + r.end - cred_at,
+                };
+                let credential = at(text.credential_range());
+                let credential_scope = at(text.scope_range());
+                let sig_start = buf.len();
+                hex_into_vec(&mut buf, &mac);
+                Signed {
+                    string_to_sign,
+                    auth_start,
+                    credential,
+                    credential_scope,
+                    sig_start,
+                }
+            },
+        ),
+    };
+    let Signed {
+        string_to_sign,
+        auth_start,
+        credential,
+        credential_scope,
+        sig_start,
+    } = signed;
     let signature = Span::since(&buf, sig_start);
+    if tracing::enabled!(tracing::Level::TRACE) {
+        trace_steps(
+            &buf,
+            canonical_request,
+            string_to_sign,
+            token,
+            qp.token.map(s),
+        );
+    }
 
     let mut out_params = [("", Span::default()); MAX_PARAMS];
     let mut n = 0;
@@ -364,21 +340,23 @@ pub fn sign(
         add("authorization", authorization);
     } else {
         add("X-Amz-Algorithm", Span::push(&mut buf, algorithm));
-        add("X-Amz-Credential", Span::push(&mut buf, s(q.credential)));
+        add("X-Amz-Credential", Span::push(&mut buf, s(qp.credential)));
         add("X-Amz-Date", timestamp);
         add(
             "X-Amz-SignedHeaders",
-            Span::push(&mut buf, s(q.signed_headers)),
+            Span::push(&mut buf, s(qp.signed_headers)),
         );
-        add("X-Amz-Expires", Span::push(&mut buf, s(q.expires)));
-        if let Some(t) = q.token {
+        add("X-Amz-Expires", Span::push(&mut buf, s(qp.expires)));
+        if let Some(t) = qp.token {
             add("X-Amz-Security-Token", Span::push(&mut buf, s(t)));
         }
-        if let Some(r) = q.region_set {
+        if let Some(r) = qp.region_set {
             add("X-Amz-Region-Set", Span::push(&mut buf, s(r)));
         }
         add("X-Amz-Signature", signature);
     }
+    // Every byte came from a `&str` or is ASCII written here, so this cannot fail.
+    let buf = String::from_utf8(buf).map_err(|_| SignError::Unsupported("non-UTF-8 output"))?;
     Ok(SigningOutput {
         buf,
         authorization,
@@ -396,8 +374,18 @@ pub fn sign(
     })
 }
 
+/// Where the signing step put its parts in the buffer.
+struct Signed {
+    string_to_sign: Span,
+    /// Where the authorization starts (header mode).
+    auth_start: usize,
+    credential: Span,
+    credential_scope: Span,
+    sig_start: usize,
+}
+
 /// Header entries on the stack when there are few (the common case).
-const INLINE_HEADERS: usize = 20;
+const INLINE_HEADERS: usize = 12;
 
 /// The headers to sign: a prefix of a stack array, or a heap vector.
 struct Entries<'s, 'a> {
@@ -439,9 +427,10 @@ impl<'s, 'a> Entries<'s, 'a> {
     }
 }
 
-/// Where the query-mode parameter values are in the scratch buffer.
+/// Query mode: the encoded X-Amz-* parameter values, and where each is in `scratch`.
 #[derive(Default)]
-struct QuerySpans {
+struct QueryParts {
+    scratch: Vec<u8>,
     credential: Span,
     signed_headers: Span,
     expires: Span,
@@ -449,9 +438,146 @@ struct QuerySpans {
     region_set: Option<Span>,
 }
 
+/// Encodes the query-mode parameter values (credential, signed headers, expiry,
+/// token, region set) for the sorted `entries`.
+#[inline(never)]
+fn query_parts(
+    entries: &[(&str, &str)],
+    lower: bool,
+    params: &SigningParams<'_>,
+    day: &[u8],
+    expires_secs: u64,
+    v4a: bool,
+) -> QueryParts {
+    let creds = params.credentials;
+    let token = creds.session_token();
+    let mut sh = Vec::with_capacity(entries.len() * 16);
+    signed_headers_into(&mut sh, entries, lower);
+    let mut q = QueryParts::default();
+    let scratch = &mut q.scratch;
+    scratch.reserve(
+        (creds.access_key_id().len()
+            + params.region.len() * 2
+            + params.service.len()
+            + 30
+            + sh.len()
+            + token.map_or(0, str::len))
+            * 3
+            + 20,
+    );
+    let start = scratch.len();
+    percent_encode_into(scratch, creds.access_key_id(), false);
+    scratch.extend_from_slice(b"%2F");
+    scratch.extend_from_slice(day);
+    scratch.extend_from_slice(b"%2F");
+    if !v4a {
+        percent_encode_into(scratch, params.region, false);
+        scratch.extend_from_slice(b"%2F");
+    }
+    percent_encode_into(scratch, params.service, false);
+    scratch.extend_from_slice(b"%2Faws4_request");
+    q.credential = Span::since(scratch, start);
+    let start = scratch.len();
+    percent_encode_bytes_into(scratch, &sh, false);
+    q.signed_headers = Span::since(scratch, start);
+    let start = scratch.len();
+    scratch.extend_from_slice(expires_secs.to_string().as_bytes());
+    q.expires = Span::since(scratch, start);
+    if let Some(t) = token {
+        let start = scratch.len();
+        percent_encode_into(scratch, t, false);
+        q.token = Some(Span::since(scratch, start));
+    }
+    if v4a {
+        let start = scratch.len();
+        percent_encode_into(scratch, params.region, false);
+        q.region_set = Some(Span::since(scratch, start));
+    }
+    q
+}
+
+/// The X-Amz-* parameters that go into the canonical query (all but the signature),
+/// already encoded; the first `.1` entries of the array are used.
+fn query_extra<'q>(
+    qp: &'q QueryParts,
+    algorithm: &'static str,
+    date_full: &'q str,
+    sign_token: bool,
+) -> ([(&'q str, &'q str); MAX_PARAMS], usize) {
+    let s = |span: Span| span_str(&qp.scratch, span);
+    let token = qp.token.filter(|_| sign_token);
+    let all = [
+        Some(("X-Amz-Algorithm", algorithm)),
+        Some(("X-Amz-Credential", s(qp.credential))),
+        Some(("X-Amz-Date", date_full)),
+        Some(("X-Amz-Expires", s(qp.expires))),
+        Some(("X-Amz-SignedHeaders", s(qp.signed_headers))),
+        token.map(|t| ("X-Amz-Security-Token", s(t))),
+        qp.region_set.map(|r| ("X-Amz-Region-Set", s(r))),
+    ];
+    let mut extra = [("", ""); MAX_PARAMS];
+    let mut n = 0;
+    for kv in all.into_iter().flatten() {
+        extra[n] = kv;
+        n += 1;
+    }
+    (extra, n)
+}
+
+/// Logs the canonical request and string to sign at TRACE, with the session token
+/// (plain and percent-encoded) redacted. Out of line: tracing is normally off.
+#[cold]
+#[inline(never)]
+fn trace_steps(
+    buf: &[u8],
+    canonical_request: Span,
+    string_to_sign: Span,
+    token: Option<&str>,
+    encoded_token: Option<&str>,
+) {
+    // The canonical request can carry the session token: never log it.
+    let creq = String::from_utf8_lossy(span_bytes(buf, canonical_request));
+    let redacted = match token {
+        Some(t) if !t.is_empty() => {
+            let shown = creq.replace(t, crate::secret::REDACTED);
+            match encoded_token {
+                Some(enc) if !enc.is_empty() => shown.replace(enc, crate::secret::REDACTED),
+                _ => shown,
+            }
+        }
+        _ => creq.into_owned(),
+    };
+    tracing::trace!(
+        canonical_request = %redacted,
+        string_to_sign = %String::from_utf8_lossy(span_bytes(buf, string_to_sign)),
+        "sigv4"
+    );
+}
+
+/// Appends the hex SigV4a (ECDSA) signature of the string to sign.
+#[inline(never)]
+fn v4a_signature(
+    buf: &mut Vec<u8>,
+    string_to_sign: Span,
+    params: &SigningParams<'_>,
+) -> Result<(), SignError> {
+    let key = v4a_key(params.key_cache, params.credentials)?;
+    let sig = key
+        .sign(&SystemRandom::new(), span_bytes(buf, string_to_sign))
+        .map_err(|_| SignError::KeyDerivation)?;
+    hex_into_vec(buf, sig.as_ref());
+    Ok(())
+}
+
 /// `span` of `buf` (empty if out of range, which the signer never makes).
-fn span_str(buf: &str, span: Span) -> &str {
+fn span_bytes(buf: &[u8], span: Span) -> &[u8] {
     buf.get(span.start..span.end).unwrap_or_default()
+}
+
+/// `span` of the query-mode scratch buffer as text. The scratch holds only
+/// percent-encoded (ASCII) values, so the check never fails.
+fn span_str(buf: &[u8], span: Span) -> &str {
+    std::str::from_utf8(span_bytes(buf, span)).unwrap_or_default()
 }
 
 /// A payload hash: a fixed or borrowed string, or the hex of a digest on the stack.
@@ -521,9 +647,43 @@ fn check_scope_part(what: &'static str, value: &str) -> Result<(), SignError> {
     Ok(())
 }
 
+/// Headers the signer owns (sets itself, so never signs the caller's copy).
+const SIGNER_HEADERS: [&str; 4] = [
+    "x-amz-date",
+    "x-amz-security-token",
+    "x-amz-content-sha256",
+    "x-amz-region-set",
+];
+
+/// Bit `n` is set when some name in [`DEFAULT_EXCLUDED_HEADERS`] or [`SIGNER_HEADERS`]
+/// is `n` bytes long (all are shorter than 64).
+const EXCLUDED_LENGTHS: u64 = {
+    let mut mask = 0u64;
+    let mut i = 0;
+    while i < DEFAULT_EXCLUDED_HEADERS.len() {
+        mask |= 1 << DEFAULT_EXCLUDED_HEADERS[i].len();
+        i += 1;
+    }
+    let mut i = 0;
+    while i < SIGNER_HEADERS.len() {
+        mask |= 1 << SIGNER_HEADERS[i].len();
+        i += 1;
+    }
+    mask
+};
+
 /// Headers the signer never signs: the default list, the caller's exclusions, and
 /// headers the signer sets itself (their values are replaced, never signed twice).
 fn is_excluded(name: &str, settings: &SigningSettings, own_content_sha: bool, v4a: bool) -> bool {
+    // Fast path: a name whose length no built-in or signer-owned name has (`host`,
+    // `content-type`, ...) is excluded only by the caller's list.
+    let len_possible = name.len() < 64 && EXCLUDED_LENGTHS & (1 << name.len()) != 0;
+    if !len_possible {
+        return settings
+            .excluded_headers
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case(name));
+    }
     DEFAULT_EXCLUDED_HEADERS
         .iter()
         .any(|h| h.eq_ignore_ascii_case(name))

@@ -3,9 +3,16 @@
 //!
 //! This module only formats a time it is given; it never reads the clock.
 
+use std::cell::Cell;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::SignError;
+
+thread_local! {
+    /// The last (seconds since the epoch, formatted) pair [`AmzDate::new`] made on this
+    /// thread. `u64::MAX` seconds is never formatted (it is past year 9999).
+    static LAST: Cell<(u64, [u8; 16])> = const { Cell::new((u64::MAX, [0; 16])) };
+}
 
 /// A formatted signing time: `YYYYMMDDTHHMMSSZ`, all ASCII.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,6 +25,19 @@ impl AmzDate {
             .duration_since(UNIX_EPOCH)
             .map_err(|_| SignError::InvalidTime)?
             .as_secs();
+        // A busy signer formats the same second many times over: reuse this
+        // thread's last result.
+        let (last_secs, last) = LAST.with(Cell::get);
+        if last_secs == secs {
+            return Ok(Self(last));
+        }
+        let date = Self::format(secs)?;
+        LAST.with(|c| c.set((secs, date.0)));
+        Ok(date)
+    }
+
+    /// Formats `secs` since the epoch.
+    fn format(secs: u64) -> Result<Self, SignError> {
         let days = secs / 86_400;
         let rem = secs % 86_400;
         let (y, m, d) = civil_from_days(days);
@@ -25,16 +45,16 @@ impl AmzDate {
             return Err(SignError::InvalidTime);
         }
         let (hh, mm, ss) = (rem / 3600, rem / 60 % 60, rem % 60);
-        let mut b = [b'0'; 16];
-        put(&mut b[0..4], y);
-        put(&mut b[4..6], m);
-        put(&mut b[6..8], d);
-        b[8] = b'T';
-        put(&mut b[9..11], hh);
-        put(&mut b[11..13], mm);
-        put(&mut b[13..15], ss);
-        b[15] = b'Z';
-        Ok(Self(b))
+        let [y0, y1] = two_digits(y / 100);
+        let [y2, y3] = two_digits(y % 100);
+        let [m0, m1] = two_digits(m);
+        let [d0, d1] = two_digits(d);
+        let [h0, h1] = two_digits(hh);
+        let [i0, i1] = two_digits(mm);
+        let [s0, s1] = two_digits(ss);
+        Ok(Self([
+            y0, y1, y2, y3, m0, m1, d0, d1, b'T', h0, h1, i0, i1, s0, s1, b'Z',
+        ]))
     }
 
     /// `20150830T123600Z`.
@@ -47,15 +67,34 @@ impl AmzDate {
     pub(crate) fn date(&self) -> &str {
         &self.full()[..8]
     }
+
+    /// `20150830T123600Z` as bytes (no UTF-8 check).
+    pub(crate) fn as_bytes(&self) -> &[u8; 16] {
+        &self.0
+    }
+
+    /// `20150830` as bytes.
+    pub(crate) fn date_bytes(&self) -> &[u8] {
+        &self.0[..8]
+    }
 }
 
-/// Writes `v` as zero-padded decimal digits filling `out`.
-fn put(out: &mut [u8], mut v: u64) {
-    for slot in out.iter_mut().rev() {
-        // `v % 10` is below 10, so the cast cannot truncate.
-        *slot = b'0' + (v % 10) as u8;
-        v /= 10;
-    }
+/// `v` (below 100) as two decimal digits; one table lookup instead of a division
+/// per digit (this runs once per signature).
+fn two_digits(v: u64) -> [u8; 2] {
+    const TABLE: [[u8; 2]; 100] = {
+        let mut t = [[0u8; 2]; 100];
+        let mut i = 0;
+        while i < 100 {
+            // Both quotients are below 10: no truncation.
+            t[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
+            i += 1;
+        }
+        t
+    };
+    // Callers pass values below 100 (year / 100 is below 100 for years up to 9999,
+    // checked before); anything else would be a bug, shown as `??` rather than a panic.
+    TABLE.get(v as usize).copied().unwrap_or([b'?'; 2])
 }
 
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
@@ -132,6 +171,18 @@ mod tests {
         let d = AmzDate::new(t).unwrap();
         assert_eq!(d.full(), "20150830T123600Z");
         assert_eq!(d.date(), "20150830");
+    }
+
+    #[test]
+    fn per_thread_reuse_is_per_second() {
+        let t = UNIX_EPOCH + Duration::from_secs(1_440_938_160);
+        assert_eq!(AmzDate::new(t).unwrap().full(), "20150830T123600Z");
+        // Same second (sub-second part differs): the reused value is still right.
+        let same = t + Duration::from_millis(999);
+        assert_eq!(AmzDate::new(same).unwrap().full(), "20150830T123600Z");
+        let next = t + Duration::from_secs(1);
+        assert_eq!(AmzDate::new(next).unwrap().full(), "20150830T123601Z");
+        assert_eq!(AmzDate::new(t).unwrap().full(), "20150830T123600Z");
     }
 
     #[test]

@@ -1,9 +1,14 @@
 use super::*;
 
+/// The buffer as text (everything the canonical helpers write is UTF-8).
+fn text(b: Vec<u8>) -> String {
+    String::from_utf8(b).unwrap()
+}
+
 fn uri(path: &str, enc: UriEncoding, norm: PathNormalization) -> String {
-    let mut s = String::new();
+    let mut s = Vec::new();
     canonical_uri_into(&mut s, path, enc, norm);
-    s
+    text(s)
 }
 
 fn s3(path: &str) -> String {
@@ -15,9 +20,9 @@ fn double(path: &str) -> String {
 }
 
 fn query(q: &str) -> String {
-    let mut s = String::new();
+    let mut s = Vec::new();
     canonical_query_into(&mut s, Some(q), &[], false);
-    s
+    text(s)
 }
 
 #[test]
@@ -79,14 +84,36 @@ fn query_rules() {
 
 #[test]
 fn query_drops_signer_params_when_asked() {
-    let mut s = String::new();
+    let mut s = Vec::new();
     canonical_query_into(
         &mut s,
         Some("X-Amz-Signature=abc&a=1&x-amz-date=2"),
         &[("X-Amz-Date", "20150830T123600Z")],
         true,
     );
-    assert_eq!(s, "X-Amz-Date=20150830T123600Z&a=1");
+    assert_eq!(text(s), "X-Amz-Date=20150830T123600Z&a=1");
+}
+
+#[test]
+fn query_fast_path_takes_sdk_queries() {
+    for (q, canon) in [
+        (
+            "Action=ListQueues&Version=2012-11-05",
+            "Action=ListQueues&Version=2012-11-05",
+        ),
+        ("b=2&a=1&a=0", "a=0&a=1&b=2"),
+        ("prefix=a%2Fb&list-type=2&k", "k=&list-type=2&prefix=a%2Fb"),
+    ] {
+        let mut out = Vec::new();
+        assert!(query_fast_path(&mut out, q, &[], false), "{q}");
+        assert_eq!(text(out), canon);
+    }
+    for slow in ["a=%2f", "a=%41", "a=b=c", "a b", "a=+"] {
+        assert!(
+            !query_fast_path(&mut Vec::new(), slow, &[], false),
+            "{slow}"
+        );
+    }
 }
 
 #[test]
@@ -98,21 +125,46 @@ fn headers_fold_sort_and_join() {
         ("My-Header2", "\"a   b   c\""),
         ("ZOO", "value1\n  value2"),
     ];
-    sort_headers(&mut entries);
-    let mut block = String::new();
-    canonical_headers_into(&mut block, &entries);
+    assert!(!sort_headers(&mut entries), "mixed-case names");
+    let mut block = Vec::new();
+    canonical_headers_into(&mut block, &entries, false);
     assert_eq!(
-        block,
+        text(block),
         "host:h\nmy-header1:value4,a b c\nmy-header2:\"a b c\"\nzoo:value1 value2\n"
     );
-    let mut signed = String::new();
-    signed_headers_into(&mut signed, &entries);
-    assert_eq!(signed, "host;my-header1;my-header2;zoo");
+    let mut signed = Vec::new();
+    signed_headers_into(&mut signed, &entries, false);
+    assert_eq!(text(signed), "host;my-header1;my-header2;zoo");
 }
 
 mod props {
     use super::*;
     use proptest::prelude::*;
+
+    /// Pieces of raw queries: canonical and non-canonical escapes, separators, signer
+    /// parameter names in both cases, and characters that need encoding.
+    const QUERY_FRAGMENTS: [&str; 20] = [
+        "a",
+        "b",
+        "B",
+        "1",
+        "~",
+        ".",
+        "=",
+        "=",
+        "&",
+        "&",
+        "%20",
+        "%2F",
+        "%2f",
+        "%41",
+        "%",
+        "+",
+        " ",
+        "X-Amz-Date",
+        "x-amz-signature",
+        "%E1%88%B4",
+    ];
 
     /// Percent-decodes `s` (only valid `%XX` escapes).
     fn decode(s: &str) -> Vec<u8> {
@@ -244,11 +296,71 @@ mod props {
             prop_assert_eq!(super::query(&raw_query(&shuffled)), canon);
         }
 
+        /// The one-pass query fast path gives exactly what the general
+        /// decode-and-re-encode path gives, whenever it takes the query.
+        #[test]
+        fn query_fast_path_matches_general_path(
+            parts in proptest::collection::vec(proptest::sample::select(&QUERY_FRAGMENTS[..]), 0..12),
+            drop in any::<bool>(),
+            with_extra in any::<bool>(),
+        ) {
+            let q = parts.concat();
+            let extra: &[(&str, &str)] = if with_extra { &[("X-Amz-Date", "20150830T123600Z")] } else { &[] };
+            let mut fast = Vec::new();
+            if query_fast_path(&mut fast, &q, extra, drop) {
+                let mut general = Vec::new();
+                canonical_query_general(&mut general, &q, extra, drop);
+                prop_assert_eq!(text(fast), text(general), "query {:?}", q);
+            } else {
+                prop_assert!(fast.is_empty(), "a refused query must write nothing");
+            }
+        }
+
+        /// A path the URI fast path copies is what the general path makes of it, in
+        /// every encoding and normalisation mode.
+        #[test]
+        fn plain_paths_are_canonical_in_every_mode(p in "/[a-zA-Z0-9._~/-]{0,20}") {
+            if is_plain_path(&p) {
+                for enc in [UriEncoding::Double, UriEncoding::Single] {
+                    for norm in [PathNormalization::Enabled, PathNormalization::Disabled] {
+                        let mut general = Vec::new();
+                        canonical_uri_general(&mut general, &p, enc, norm);
+                        prop_assert_eq!(text(general), p.clone());
+                    }
+                }
+            }
+        }
+
+        /// The word-at-a-time upper-case test agrees with the byte-by-byte one.
+        #[test]
+        fn upper_case_test_matches_bytewise(n in "[ -~\u{80}-\u{7ff}]{0,24}") {
+            prop_assert_eq!(has_upper(&n), n.bytes().any(|b| b.is_ascii_uppercase()));
+        }
+
+        /// The word-at-a-time whitespace test agrees with the byte-by-byte one.
+        #[test]
+        fn space_or_control_test_matches_bytewise(b in proptest::collection::vec(any::<u8>(), 0..40)) {
+            prop_assert_eq!(has_space_or_control(&b), b.iter().any(|&c| c <= b' '));
+        }
+
+        /// The lower-case insertion sort orders like the general case-folding stable
+        /// sort, repeats included.
+        #[test]
+        fn lower_case_sort_matches_general(names in proptest::collection::vec("[a-c-]{0,3}", 0..10)) {
+            let mut entries: Vec<(&str, &str)> = names.iter().enumerate()
+                .map(|(i, n)| (n.as_str(), ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"][i])).collect();
+            let mut expected = entries.clone();
+            expected.sort_by(|a, b| cmp_lower(a.0, b.0));
+            prop_assert!(sort_headers(&mut entries));
+            prop_assert_eq!(entries, expected);
+        }
+
         #[test]
         fn header_values_are_trimmed_and_folded(v in "[ \ta-z\"\n\r]{0,24}") {
             let entries = [("x-h", v.as_str())];
-            let mut block = String::new();
-            canonical_headers_into(&mut block, &entries);
+            let mut block = Vec::new();
+            canonical_headers_into(&mut block, &entries, true);
+            let block = text(block);
             let value = block.strip_prefix("x-h:").unwrap().strip_suffix('\n').unwrap();
             prop_assert_eq!(value.trim(), value);
             prop_assert!(!value.contains("  ") && !value.contains(['\t', '\n', '\r']), "{value:?}");

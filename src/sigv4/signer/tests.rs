@@ -351,3 +351,66 @@ fn output_debug_hides_session_token_and_header_accessor_finds_it() {
     assert!(!dbg.contains("tok-secret-value"), "{dbg}");
     assert!(dbg.contains(out.signature()), "{dbg}");
 }
+
+/// The credential and scope come from the key cache's prebuilt text for SigV4 and
+/// are written out for SigV4a: every mode, with and without a cache, gives the same
+/// accessor values.
+#[test]
+fn credential_and_scope_in_every_mode() {
+    let c = creds(Some("tok"));
+    let cache = SigningKeyCache::new();
+    for algorithm in [SigningAlgorithm::V4, SigningAlgorithm::V4a] {
+        for location in [
+            SignatureLocation::Headers,
+            SignatureLocation::QueryParams {
+                expires: Duration::from_secs(60),
+            },
+        ] {
+            let s = SigningSettings::default()
+                .with_algorithm(algorithm)
+                .with_location(location);
+            let scope = match algorithm {
+                SigningAlgorithm::V4 => "20150830/us-east-1/sqs/aws4_request",
+                _ => "20150830/sqs/aws4_request",
+            };
+            for cached in [None, Some(&cache), Some(&cache)] {
+                let mut p = SigningParams::new(&c, "us-east-1", "sqs", t(), &s);
+                if let Some(cache) = cached {
+                    p = p.with_key_cache(cache);
+                }
+                let r = SignableRequest::new(
+                    "GET",
+                    "/?a=b",
+                    vec![("host", "h")],
+                    PayloadHash::Unsigned,
+                );
+                let out = sign(&r, &p).unwrap();
+                let what = format!("{algorithm:?} {location:?} cached={}", cached.is_some());
+                assert_eq!(out.credential_scope(), scope, "{what}");
+                assert_eq!(out.credential(), format!("AKIDEXAMPLE/{scope}"), "{what}");
+                assert!(
+                    out.string_to_sign().contains(&format!("\n{scope}\n")),
+                    "{what}"
+                );
+                if matches!(location, SignatureLocation::Headers) {
+                    assert!(
+                        out.authorization()
+                            .contains(&format!(" Credential=AKIDEXAMPLE/{scope}, ")),
+                        "{what}"
+                    );
+                    assert!(out.authorization().ends_with(out.signature()), "{what}");
+                } else {
+                    let cred = out
+                        .query_params()
+                        .find(|(k, _)| *k == "X-Amz-Credential")
+                        .map(|(_, v)| v.to_owned());
+                    assert_eq!(
+                        cred,
+                        Some(format!("AKIDEXAMPLE%2F{}", scope.replace('/', "%2F"))),
+                        "{what}"
+                    );
+                }
+            }
+        }
+    }
+}
