@@ -23,8 +23,8 @@
 //! ```
 
 mod access_log;
-mod affinity;
 mod admin;
+mod affinity;
 mod body;
 mod connect;
 mod diagnose;

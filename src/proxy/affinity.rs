@@ -96,7 +96,9 @@ impl IdleConns {
         let mut idle = self.lock();
         let now = Instant::now();
         idle.retain(|i| !i.sender.is_closed() && now.duration_since(i.since) < self.idle_timeout);
-        let pos = idle.iter().rposition(|i| &*i.key == key && i.sender.is_ready())?;
+        let pos = idle
+            .iter()
+            .rposition(|i| &*i.key == key && i.sender.is_ready())?;
         Some(idle.swap_remove(pos).sender)
     }
 
@@ -234,7 +236,7 @@ pub(crate) async fn send(
     let is_reused = reused.is_some();
     let mut sender = match reused {
         Some(s) => s,
-        None => match pool.connect(&uri, &key).await? {
+        None => match Box::pin(pool.connect(&uri, &key)).await? {
             NewConn::H1(s) => s,
             // HTTP/2 keeps the absolute URI (its :scheme and :authority).
             NewConn::H2(mut h2) => return h2.send_request(req).await.map_err(SendError::Send),
@@ -247,7 +249,7 @@ pub(crate) async fn send(
         Err(mut e) => match e.take_message() {
             // Not sent: the kept connection was closed under us (the upstream's
             // keep-alive ended). Nothing reached the upstream, so a retry is safe.
-            Some(mut req) if is_reused => match pool.connect(&uri, &key).await? {
+            Some(mut req) if is_reused => match Box::pin(pool.connect(&uri, &key)).await? {
                 NewConn::H1(s) => {
                     sender = s;
                     sender.send_request(req).await.map_err(SendError::Send)?

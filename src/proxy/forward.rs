@@ -44,7 +44,10 @@ pub(crate) async fn handle(
     );
     log.metrics = Some(state.metrics.clone());
     let timeout = state.ops.request_timeout;
-    let result = tokio::time::timeout(timeout, proxy(state, listener, pinned, req, &mut log))
+    // Boxed once here: the timeout and the span wrap it by value, and moving a
+    // request's whole state machine through each wrapper copied kilobytes per request.
+    let work = Box::pin(proxy(state, listener, pinned, req, &mut log));
+    let result = tokio::time::timeout(timeout, work)
         .instrument(span)
         .await
         .unwrap_or(Err(ProxyError::RequestTimeout { timeout }));
@@ -123,7 +126,16 @@ async fn proxy(
         (_, None) if http_body::Body::is_end_stream(&body) => (RequestBody::Empty, 0, None),
         (true, Some(n)) => (RequestBody::Streaming { body, remaining: n }, n, None),
         _ => {
-            let h = hash_and_buffer(body, declared, &state.body, state.metrics.spool()).await?;
+            // Boxed, like the other paths a small GET never takes: a request's future is
+            // moved into a box per request, so its size (the largest state of any path)
+            // is copied every time.
+            let h = Box::pin(hash_and_buffer(
+                body,
+                declared,
+                &state.body,
+                state.metrics.spool(),
+            ))
+            .await?;
             (h.body, h.len, Some(h.sha256))
         }
     };
@@ -187,7 +199,7 @@ async fn proxy(
     headers::strip_hop_by_hop(&mut parts.headers);
     let body = if diagnose::is_candidate(parts.status) {
         let (prefix, ended) =
-            diagnose::peek(&mut body)
+            Box::pin(diagnose::peek(&mut body))
                 .await
                 .map_err(|e| ProxyError::Upstream {
                     upstream: target.host_port().to_string(),

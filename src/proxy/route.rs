@@ -348,10 +348,7 @@ name = "aws"
         assert_eq!(t.route.config.name, "aws");
         assert!(t.tls);
         assert_eq!(t.port, 443);
-        assert_eq!(
-            (&*t.service, &*t.region),
-            ("sqs", "eu-central-1")
-        );
+        assert_eq!((&*t.service, &*t.region), ("sqs", "eu-central-1"));
         assert_eq!(t.path_and_query, "/?Action=ListQueues");
 
         // An explicit non-default port is kept; :80 becomes 443.

@@ -196,14 +196,14 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
             if req.method() == http::Method::CONNECT {
                 let state = this.state.clone();
                 return respond(
-                    super::connect::handle_connect(
+                    Box::pin(super::connect::handle_connect(
                         state,
                         this.listener,
                         listener,
                         req,
-                    )
-                        .await
-                        .unwrap_or_else(|e| super::respond::error_response(&e)),
+                    ))
+                    .await
+                    .unwrap_or_else(|e| super::respond::error_response(&e)),
                 );
             }
             respond(super::forward::handle(&this.state, listener, &this.pinned, req).await)
