@@ -49,8 +49,8 @@ ensure_cmd() {
 }
 
 build_release() {
-    log "building release binaries (cargo build --release --bin sigv4-proxy --example bench_upstream)"
-    (cd "$REPO" && cargo build --release --quiet --bin sigv4-proxy --example bench_upstream)
+    log "building release binaries (cargo build --release --bin sigv4-proxy --example bench_upstream --example forward_floor)"
+    (cd "$REPO" && cargo build --release --quiet --bin sigv4-proxy --example bench_upstream --example forward_floor)
 }
 
 # start_bg NAME CMD...: run CMD in the background, stdout to $BENCH_TMP/NAME.out,
