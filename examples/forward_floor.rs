@@ -58,7 +58,12 @@ async fn serve_pooled(stream: TcpStream, client: Client<HttpConnector, Incoming>
             let (mut parts, body) = req.into_parts();
             let pq = parts.uri.path_and_query().map_or("/", |p| p.as_str());
             parts.uri = format!("http://{up}{pq}").parse().unwrap();
-            Ok::<_, Infallible>(client.request(Request::from_parts(parts, body)).await.unwrap())
+            Ok::<_, Infallible>(
+                client
+                    .request(Request::from_parts(parts, body))
+                    .await
+                    .unwrap(),
+            )
         }
     });
     let _ = hyper::server::conn::http1::Builder::new()
