@@ -131,18 +131,11 @@ fn keep_alive_clients_reuse_their_upstream_connection_and_survive_upstream_close
 fn concurrent_clients_get_separate_upstream_connections() {
     let (up, rx) = numbering_upstream();
     let proxy = start(up);
+    let paths: Vec<String> = (0..20).map(|i| format!("/c{i}")).collect();
+    let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
     std::thread::scope(|s| {
         for _ in 0..2 {
-            s.spawn(|| {
-                let urls: Vec<String> = (0..20)
-                    .map(|i| format!("{}/c{i}", proxy.endpoint("rev")))
-                    .collect();
-                let mut args = vec!["-sS", "-f", "-o", "/dev/null"];
-                for u in &urls {
-                    args.push(u);
-                }
-                curl_cmd(&args).run().assert_success();
-            });
+            s.spawn(|| fetch(&proxy, &paths));
         }
     });
     let all = seen(&rx, 40);

@@ -140,11 +140,7 @@ impl IdleConns {
                 .handshake(io)
                 .await
                 .map_err(|e| SendError::Connect(e.into()))?;
-            tokio::spawn(async move {
-                if let Err(e) = conn.await {
-                    tracing::debug!(error = %e, "upstream HTTP/2 connection ended with an error");
-                }
-            });
+            drive(conn);
             let mut h2 = self.h2.lock().unwrap_or_else(PoisonError::into_inner);
             h2.retain(|(k, s)| k != key && !s.is_closed());
             h2.push((key.clone(), sender.clone()));
@@ -154,13 +150,21 @@ impl IdleConns {
             .handshake(io)
             .await
             .map_err(|e| SendError::Connect(e.into()))?;
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "upstream connection ended with an error");
-            }
-        });
+        drive(conn);
         Ok(NewConn::H1(sender))
     }
+}
+
+/// Runs a connection's I/O task until either side closes it.
+fn drive<C>(conn: C)
+where
+    C: std::future::Future<Output = Result<(), hyper::Error>> + Send + 'static,
+{
+    tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            tracing::debug!(error = %e, "upstream connection ended with an error");
+        }
+    });
 }
 
 /// The upstream connection a client connection's last request used. Dropping it (when
