@@ -358,8 +358,25 @@ fn refusals_407_403_untrusted_ca_and_blind_tunnel() {
     );
     out.assert_success();
     assert_eq!(out.stdout_str(), "200", "{}", out.stderr_str());
+    // Each CONNECT and each refused request has its access-log line, with its status.
+    let log = gw.proxy.log();
+    let tunnel = format!("localhost:{}", gw.moto.port());
+    for (method, target, status) in [
+        ("CONNECT", "sqs.us-east-1.amazonaws.com:443", "407"),
+        ("GET", "/", "407"),
+        ("CONNECT", "example.com:443", "403"),
+        ("CONNECT", tunnel.as_str(), "200"),
+    ] {
+        let wanted = format!("method={method} path={target} ");
+        assert!(
+            log.lines().any(|l| l.contains(&wanted)
+                && l.contains(&format!(" status={status} "))
+                && l.contains("request_id=")),
+            "no access line for {method} {target} with status {status}:\n{log}"
+        );
+    }
     // The token never reaches a log.
-    assert!(!gw.proxy.log().contains(TOKEN));
+    assert!(!log.contains(TOKEN));
 }
 
 #[test]

@@ -22,10 +22,12 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
+use super::access_log::AccessLog;
 use super::affinity::Pinned;
 use super::body::ResponseBody;
 use super::limits::{ConnActivity, GuardedBody};
-use super::state::{ListenerId, ProxyState};
+use super::request_id::RequestId;
+use super::state::{ListenerId, ListenerState, ProxyState};
 
 /// Serves `listeners` until `shutdown` completes, then stops accepting, lets in-flight
 /// requests finish (up to a grace period) and returns.
@@ -159,6 +161,39 @@ async fn accept_loop(
     }
 }
 
+/// What the access log shows as a request's path: the `host:port` of a `CONNECT`, else
+/// the path (never the query: presigned URLs carry signatures there).
+fn log_target(req: &Request<Incoming>) -> String {
+    match req.uri().authority() {
+        Some(a) if req.method() == http::Method::CONNECT => a.as_str().to_owned(),
+        _ => req.uri().path().to_owned(),
+    }
+}
+
+/// Finishes a request the proxy answers itself (access refused, `CONNECT`) like a
+/// forwarded one: the request id header and one access-log line, written now (a tunnel
+/// opened by a `CONNECT` outlives its answer; its inner requests get their own lines).
+fn answered_here(
+    state: &ProxyState,
+    listener: &ListenerState,
+    method: http::Method,
+    target: &str,
+    result: Result<Response<ResponseBody>, super::ProxyError>,
+) -> Response<ResponseBody> {
+    let id = RequestId::next();
+    let mut log = AccessLog::new(listener.name.clone(), method, target, id);
+    log.metrics = Some(state.metrics.clone());
+    let mut resp = result.unwrap_or_else(|e| {
+        log.error = Some(super::error::chain(&e));
+        super::respond::error_response(&e)
+    });
+    resp.headers_mut()
+        .insert(super::request_id::HEADER, id.header_value());
+    log.status = resp.status().as_u16();
+    drop(log);
+    resp
+}
+
 /// The service of one client connection.
 #[derive(Debug, Clone)]
 pub(crate) struct ConnService {
@@ -191,20 +226,32 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
             let respond =
                 |resp: Response<ResponseBody>| Ok(resp.map(|b| GuardedBody::new(b, in_flight)));
             if let Err(e) = super::connect::check_access(listener, this.peer, req.headers()) {
-                return respond(super::respond::error_response(&e));
+                let (method, target) = (req.method().clone(), log_target(&req));
+                return respond(answered_here(
+                    &this.state,
+                    listener,
+                    method,
+                    &target,
+                    Err(e),
+                ));
             }
             if req.method() == http::Method::CONNECT {
+                let target = log_target(&req);
                 let state = this.state.clone();
-                return respond(
-                    Box::pin(super::connect::handle_connect(
-                        state,
-                        this.listener,
-                        listener,
-                        req,
-                    ))
-                    .await
-                    .unwrap_or_else(|e| super::respond::error_response(&e)),
-                );
+                let result = Box::pin(super::connect::handle_connect(
+                    state,
+                    this.listener,
+                    listener,
+                    req,
+                ))
+                .await;
+                return respond(answered_here(
+                    &this.state,
+                    listener,
+                    http::Method::CONNECT,
+                    &target,
+                    result,
+                ));
             }
             respond(super::forward::handle(&this.state, listener, &this.pinned, req).await)
         })
