@@ -172,8 +172,8 @@ async fn proxy(
     let signed = Signed::new(output, credentials.clone());
 
     let mut upstream_req = Request::new(body);
-    // HTTP/1.x clients get an HTTP/1.1 upstream connection pinned to their connection;
-    // HTTP/2 clients share the pooled client (HTTP/2 upstream when offered).
+    // HTTP/1.x clients keep an upstream connection pinned to their own (or use the
+    // upstream's shared HTTP/2 one); HTTP/2 clients share the pooled client.
     let pin = (parts.version <= http::Version::HTTP_11).then_some(pinned);
     *upstream_req.method_mut() = parts.method;
     *upstream_req.uri_mut() = target.uri()?;
