@@ -26,6 +26,50 @@ fn time() -> std::time::SystemTime {
     UNIX_EPOCH + Duration::from_secs(1_440_938_160)
 }
 
+/// Signs the small GET with this crate.
+fn sign_ours(params: &SigningParams<'_>) {
+    let req = SignableRequest::new(
+        "GET",
+        black_box(PATH_AND_QUERY),
+        vec![("host", HOST)],
+        PayloadHash::Bytes(b""),
+    );
+    black_box(sign(&req, params).unwrap());
+}
+
+/// The same credentials as an `aws-sigv4` identity.
+fn aws_identity() -> aws_smithy_runtime_api::client::identity::Identity {
+    aws_credential_types::Credentials::new(AKID, SECRET, None, None, "bench").into()
+}
+
+/// `aws-sigv4`'s parameters for the small GET.
+fn aws_params(
+    identity: &aws_smithy_runtime_api::client::identity::Identity,
+) -> aws_sigv4::http_request::SigningParams<'_> {
+    aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(identity)
+        .region("us-east-1")
+        .name("sqs")
+        .time(time())
+        .settings(aws_sigv4::http_request::SigningSettings::default())
+        .build()
+        .unwrap()
+        .into()
+}
+
+/// Signs the small GET with `aws-sigv4`.
+fn sign_aws(params: &aws_sigv4::http_request::SigningParams<'_>) {
+    use aws_sigv4::http_request::{self as aws, SignableBody};
+    let req = aws::SignableRequest::new(
+        "GET",
+        black_box(URL),
+        [("host", HOST)].into_iter(),
+        SignableBody::Bytes(b""),
+    )
+    .unwrap();
+    black_box(aws::sign(req, params).unwrap());
+}
+
 fn ours(c: &mut Criterion) {
     let creds = Credentials::new(AKID, SECRET, None, None, "bench");
     let settings = SigningSettings::default();
@@ -34,52 +78,16 @@ fn ours(c: &mut Criterion) {
     group.bench_function("sigv4-proxy (warm key cache)", |b| {
         let params = SigningParams::new(&creds, "us-east-1", "sqs", time(), &settings)
             .with_key_cache(&cache);
-        b.iter(|| {
-            let req = SignableRequest::new(
-                "GET",
-                black_box(PATH_AND_QUERY),
-                vec![("host", HOST)],
-                PayloadHash::Bytes(b""),
-            );
-            black_box(sign(&req, &params).unwrap())
-        })
+        b.iter(|| sign_ours(&params))
     });
     group.bench_function("sigv4-proxy (no key cache)", |b| {
         let params = SigningParams::new(&creds, "us-east-1", "sqs", time(), &settings);
-        b.iter(|| {
-            let req = SignableRequest::new(
-                "GET",
-                black_box(PATH_AND_QUERY),
-                vec![("host", HOST)],
-                PayloadHash::Bytes(b""),
-            );
-            black_box(sign(&req, &params).unwrap())
-        })
+        b.iter(|| sign_ours(&params))
     });
     group.bench_function("aws-sigv4 1.6", |b| {
-        use aws_sigv4::http_request::{self as aws, SignableBody};
-        use aws_smithy_runtime_api::client::identity::Identity;
-        let identity: Identity =
-            aws_credential_types::Credentials::new(AKID, SECRET, None, None, "bench").into();
-        let params = aws_sigv4::sign::v4::SigningParams::builder()
-            .identity(&identity)
-            .region("us-east-1")
-            .name("sqs")
-            .time(time())
-            .settings(aws::SigningSettings::default())
-            .build()
-            .unwrap()
-            .into();
-        b.iter(|| {
-            let req = aws::SignableRequest::new(
-                "GET",
-                black_box(URL),
-                [("host", HOST)].into_iter(),
-                SignableBody::Bytes(b""),
-            )
-            .unwrap();
-            black_box(aws::sign(req, &params).unwrap())
-        })
+        let identity = aws_identity();
+        let params = aws_params(&identity);
+        b.iter(|| sign_aws(&params))
     });
     group.finish();
 }
@@ -128,42 +136,18 @@ fn cpu_ns_per_call(secs: f64, mut f: impl FnMut()) -> Option<f64> {
 
 /// `cargo bench --bench sign -- cpu_time`: the same comparison in on-CPU time.
 fn cpu_time_summary() {
-    use aws_sigv4::http_request::{self as aws, SignableBody};
-    use aws_smithy_runtime_api::client::identity::Identity;
     let creds = Credentials::new(AKID, SECRET, None, None, "bench");
     let settings = SigningSettings::default();
     let cache = SigningKeyCache::new();
     let params =
         SigningParams::new(&creds, "us-east-1", "sqs", time(), &settings).with_key_cache(&cache);
-    let identity: Identity =
-        aws_credential_types::Credentials::new(AKID, SECRET, None, None, "bench").into();
-    let aws_params = aws_sigv4::sign::v4::SigningParams::builder()
-        .identity(&identity)
-        .region("us-east-1")
-        .name("sqs")
-        .time(time())
-        .settings(aws::SigningSettings::default())
-        .build()
-        .unwrap()
-        .into();
+    let identity = aws_identity();
+    let aws_params = aws_params(&identity);
     let ours = cpu_ns_per_call(3.0, || {
-        let req = SignableRequest::new(
-            "GET",
-            black_box(PATH_AND_QUERY),
-            vec![("host", HOST)],
-            PayloadHash::Bytes(b""),
-        );
-        black_box(sign(&req, &params).unwrap());
+        sign_ours(&params);
     });
     let theirs = cpu_ns_per_call(3.0, || {
-        let req = aws::SignableRequest::new(
-            "GET",
-            black_box(URL),
-            [("host", HOST)].into_iter(),
-            SignableBody::Bytes(b""),
-        )
-        .unwrap();
-        black_box(aws::sign(req, &aws_params).unwrap());
+        sign_aws(&aws_params);
     });
     let chunk = vec![0x5au8; 16 * 1024];
     let mut h = PayloadHasher::new();
