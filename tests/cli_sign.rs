@@ -44,6 +44,18 @@ fn suite(path: &str) -> String {
     std::fs::read_to_string(format!("{SUITE}/{path}")).unwrap()
 }
 
+/// The CLI's canonical request and string to sign are the suite case's, byte for byte.
+fn assert_matches_suite_case(v: &Value, case: &str) {
+    assert_eq!(
+        v["canonical_request"],
+        suite(&format!("{case}/header-canonical-request.txt"))
+    );
+    assert_eq!(
+        v["string_to_sign"],
+        suite(&format!("{case}/header-string-to-sign.txt"))
+    );
+}
+
 fn json(out: &Output) -> Value {
     assert!(
         out.status.success(),
@@ -80,14 +92,7 @@ fn sign_reproduces_suite_case_post_x_www_form_urlencoded() {
     );
     let v = json(&out);
     let case = "v4/post-x-www-form-urlencoded";
-    assert_eq!(
-        v["canonical_request"],
-        suite(&format!("{case}/header-canonical-request.txt"))
-    );
-    assert_eq!(
-        v["string_to_sign"],
-        suite(&format!("{case}/header-string-to-sign.txt"))
-    );
+    assert_matches_suite_case(&v, case);
     assert_eq!(
         v["signature"],
         suite(&format!("{case}/header-signature.txt"))
@@ -382,14 +387,7 @@ fn sign_sigv4a_matches_the_suite_and_verifies() {
     );
     let v = json(&out);
     let case = "v4a/get-vanilla";
-    assert_eq!(
-        v["canonical_request"],
-        suite(&format!("{case}/header-canonical-request.txt"))
-    );
-    assert_eq!(
-        v["string_to_sign"],
-        suite(&format!("{case}/header-string-to-sign.txt"))
-    );
+    assert_matches_suite_case(&v, case);
     let pk: Value = serde_json::from_str(&suite(&format!("{case}/public-key.json"))).unwrap();
     let unhex = |s: &str| -> Vec<u8> {
         (0..s.len())
