@@ -120,9 +120,11 @@ impl IdleConns {
 
     /// The shared HTTP/2 connection to `key`, if there is an open one.
     fn h2(&self, key: &str) -> Option<H2Sender> {
-        let mut h2 = self.h2.lock().unwrap_or_else(PoisonError::into_inner);
-        h2.retain(|(_, s)| !s.is_closed());
-        h2.iter().find(|(k, _)| &**k == key).map(|(_, s)| s.clone())
+        // Read-only on the per-request path; closed ones are pruned when one is added.
+        let h2 = self.h2.lock().unwrap_or_else(PoisonError::into_inner);
+        h2.iter()
+            .find(|(k, s)| &**k == key && !s.is_closed())
+            .map(|(_, s)| s.clone())
     }
 
     /// Opens a new connection to `uri`'s authority (HTTP/2 when the upstream picks it
