@@ -103,8 +103,9 @@ fn upstream_faults_get_502_504_or_the_5xx_and_others_are_still_served() {
 #[test]
 fn bad_input_is_refused_and_slowloris_is_cut_off_without_hurting_others() {
     let up = scripted_upstream();
-    let proxy = start(up);
+    let mut proxy = start(up);
     let addr = proxy.addr("rev");
+    let admin = admin_addr(&mut proxy);
 
     // A slow client holds a connection with half a request head.
     let mut slow = TcpStream::connect(addr).expect("connect");
@@ -159,6 +160,23 @@ fn bad_input_is_refused_and_slowloris_is_cut_off_without_hurting_others() {
     assert!(t0.elapsed() < Duration::from_secs(4), "{:?}", t0.elapsed());
     let (s, _) = request(addr, "/ok");
     assert_eq!(s, 200);
+
+    // hyper answered these itself; they are still counted and logged.
+    let (_, m) = get(admin, "/metrics");
+    let rejected = |reason: &str| {
+        metric(
+            &m,
+            &format!("sigv4_proxy_rejected_requests_total{{reason=\"{reason}\"}}"),
+        )
+    };
+    assert_eq!(rejected("malformed"), Some(2.0), "{m}");
+    assert_eq!(rejected("head_too_large"), Some(1.0), "{m}");
+    assert_eq!(rejected("header_timeout"), Some(1.0), "{m}");
+    let line = proxy.wait_for_log("reason=header_timeout");
+    assert!(line.contains("request refused before routing"), "{line}");
+    let log = proxy.log();
+    assert!(log.contains("reason=head_too_large"), "{log}");
+    assert_eq!(log.matches("reason=malformed").count(), 2, "{log}");
 }
 
 #[test]

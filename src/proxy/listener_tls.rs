@@ -36,8 +36,9 @@ pub(crate) async fn serve(
             return;
         }
     };
+    let state = service.state.clone();
     let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
     if let Err(e) = watcher.watch(conn.into_owned()).await {
-        tracing::debug!(%peer, error = %e, "connection ended with an error");
+        super::server::connection_error(&state, peer, &*e);
     }
 }

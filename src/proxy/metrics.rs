@@ -37,6 +37,27 @@ const SIGN_REASONS: [&str; 8] = [
     "other",
 ];
 
+/// Why hyper answered a request itself, before it reached the proxy's service.
+const REJECT_REASONS: [&str; 3] = ["malformed", "head_too_large", "header_timeout"];
+
+/// A request hyper refused on its own (see [`Metrics::rejected`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Rejection {
+    /// The request line or a header could not be parsed (400).
+    Malformed,
+    /// The request head (or its URI) was over the limit (431 / 414).
+    HeadTooLarge,
+    /// The request head did not arrive within `header_read_timeout` (408 or closed).
+    HeaderTimeout,
+}
+
+impl Rejection {
+    /// The `reason` label, also used in the log line.
+    pub(crate) fn reason(self) -> &'static str {
+        REJECT_REASONS[self as usize]
+    }
+}
+
 /// Every metric of one proxy process.
 #[derive(Debug)]
 pub(crate) struct Metrics {
@@ -44,6 +65,7 @@ pub(crate) struct Metrics {
     /// Route names in configuration order (stable output).
     order: Vec<String>,
     sign_failures: [AtomicU64; SIGN_REASONS.len()],
+    rejected: [AtomicU64; REJECT_REASONS.len()],
     active_connections: AtomicI64,
     connections_total: AtomicU64,
     spool: Arc<SpoolStats>,
@@ -111,6 +133,7 @@ impl Metrics {
                 .collect(),
             order,
             sign_failures: Default::default(),
+            rejected: Default::default(),
             active_connections: AtomicI64::new(0),
             connections_total: AtomicU64::new(0),
             spool: Arc::default(),
@@ -180,6 +203,12 @@ impl Metrics {
             _ => 7,
         };
         self.sign_failures[i].fetch_add(1, Relaxed);
+    }
+
+    /// Counts a request that hyper answered itself (400, 408, 414, 431): it never
+    /// reached routing, so it is in no route's request count.
+    pub(crate) fn rejected(&self, why: Rejection) {
+        self.rejected[why as usize].fetch_add(1, Relaxed);
     }
 
     /// Notes the credentials a request got: a new set (first load or refresh) counts
@@ -298,6 +327,19 @@ impl Metrics {
         }
         header(
             w,
+            "sigv4_proxy_rejected_requests_total",
+            "counter",
+            "Requests refused before routing (unparsable, head too large, head too slow), by reason.",
+        );
+        for (i, reason) in REJECT_REASONS.iter().enumerate() {
+            let _ = writeln!(
+                w,
+                "sigv4_proxy_rejected_requests_total{{reason=\"{reason}\"}} {}",
+                self.rejected[i].load(Relaxed)
+            );
+        }
+        header(
+            w,
             "sigv4_proxy_active_connections",
             "gauge",
             "Client connections open now.",
@@ -396,6 +438,7 @@ mod tests {
         m.credentials_ok("s3", 2);
         m.credentials_failed("we\"ird");
         m.sign_failure(&SignError::MissingHost);
+        m.rejected(Rejection::HeadTooLarge);
         let c = m.connection_opened();
         let s = m.spool().opened();
         let text = m.render();
@@ -410,6 +453,8 @@ mod tests {
             "sigv4_proxy_credential_refreshes_total{route=\"s3\"} 2",
             "sigv4_proxy_credential_failures_total{route=\"we\\\"ird\"} 1",
             "sigv4_proxy_signing_failures_total{reason=\"missing_host\"} 1",
+            "sigv4_proxy_rejected_requests_total{reason=\"head_too_large\"} 1",
+            "sigv4_proxy_rejected_requests_total{reason=\"malformed\"} 0",
             "sigv4_proxy_active_connections 1",
             "sigv4_proxy_spool_files_open 1",
             "sigv4_proxy_spooled_bodies_total 1",

@@ -26,6 +26,7 @@ use super::access_log::AccessLog;
 use super::affinity::Pinned;
 use super::body::ResponseBody;
 use super::limits::{ConnActivity, GuardedBody};
+use super::metrics::Rejection;
 use super::request_id::RequestId;
 use super::state::{ListenerId, ListenerState, ProxyState};
 
@@ -120,6 +121,7 @@ async fn accept_loop(
         let builder = builder.clone();
         let watcher = graceful.watcher();
         let counted = state.metrics.connection_opened();
+        let conn_state = state.clone();
         tokio::spawn(async move {
             // Held for the connection's life: its slot under the cap, and the gauge.
             let _slot = (permit, counted);
@@ -137,7 +139,7 @@ async fn accept_loop(
                             .serve_connection_with_upgrades(TokioIo::new(stream), service)
                             .into_owned();
                         if let Err(e) = watcher.watch(conn).await {
-                            tracing::debug!(%peer, error = %e, "connection ended with an error");
+                            connection_error(&conn_state, peer, &*e);
                         }
                     }
                 }
@@ -159,6 +161,43 @@ async fn accept_loop(
             tracing::warn!(?grace, "in-flight requests did not finish in time");
         }
     }
+}
+
+/// Logs why a client connection ended with an error. Requests hyper refused on its own
+/// (unparsable, head too large, head too slow) are counted and logged at info: they
+/// never reach the service, so this is their only trace.
+pub(crate) fn connection_error(
+    state: &ProxyState,
+    peer: SocketAddr,
+    err: &(dyn std::error::Error + 'static),
+) {
+    match rejection(err) {
+        Some(why) => {
+            state.metrics.rejected(why);
+            tracing::info!(%peer, reason = %why.reason(), error = %err, "request refused before routing");
+        }
+        None => tracing::debug!(%peer, error = %err, "connection ended with an error"),
+    }
+}
+
+/// The kind of request hyper refused, if `err` (or its source) says so.
+fn rejection(err: &(dyn std::error::Error + 'static)) -> Option<Rejection> {
+    let mut cur = Some(err);
+    while let Some(e) = cur {
+        if let Some(h) = e.downcast_ref::<hyper::Error>() {
+            return if h.is_parse_too_large() {
+                Some(Rejection::HeadTooLarge)
+            } else if h.is_parse() {
+                Some(Rejection::Malformed)
+            } else if h.is_timeout() {
+                Some(Rejection::HeaderTimeout)
+            } else {
+                None
+            };
+        }
+        cur = e.source();
+    }
+    None
 }
 
 /// What the access log shows as a request's path: the `host:port` of a `CONNECT`, else
@@ -197,7 +236,7 @@ fn answered_here(
 /// The service of one client connection.
 #[derive(Debug, Clone)]
 pub(crate) struct ConnService {
-    state: Arc<ProxyState>,
+    pub(super) state: Arc<ProxyState>,
     listener: ListenerId,
     peer: SocketAddr,
     activity: Arc<ConnActivity>,
