@@ -28,6 +28,7 @@ mod affinity;
 mod body;
 mod connect;
 mod diagnose;
+mod drain;
 mod error;
 mod forward;
 mod headers;

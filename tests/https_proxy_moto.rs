@@ -287,7 +287,7 @@ print(boto3.client("sts", **kw).get_caller_identity()["Arn"])
 
 #[test]
 fn refusals_407_403_untrusted_ca_and_blind_tunnel() {
-    let gw = Gateway::start();
+    let mut gw = Gateway::start();
     let ca = gw.ca_path();
     let addr = gw.proxy.addr("gw");
 
@@ -375,7 +375,23 @@ fn refusals_407_403_untrusted_ca_and_blind_tunnel() {
             "no access line for {method} {target} with status {status}:\n{log}"
         );
     }
+    // The blind tunnel's close is logged with what crossed it.
+    let closed = gw
+        .proxy
+        .wait_for_log(&format!("tunnel closed tunnel={tunnel}"));
+    let bytes = |field: &str| -> u64 {
+        closed
+            .split_whitespace()
+            .find_map(|kv| kv.strip_prefix(field))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{field} in {closed}"))
+    };
+    assert!(
+        bytes("bytes_up=") > 0 && bytes("bytes_down=") > 0,
+        "{closed}"
+    );
     // The token never reaches a log.
+    let log = gw.proxy.log();
     assert!(!log.contains(TOKEN));
 }
 

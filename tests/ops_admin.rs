@@ -110,6 +110,111 @@ region = "us-east-1"
     assert!(TcpStream::connect(addr).is_err());
 }
 
+/// An HTTPS upstream (a leaf from `ca` for `host`) that prints `request` when a GET
+/// arrives and answers `slow` 1.5 s later.
+fn slow_https_upstream(ca: &TestCa, host: &str) -> (ChildGuard, u16) {
+    const SERVER: &str = r#"
+import http.server, ssl, sys, time
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        print("request", self.headers.get("authorization", "")[:16], flush=True)
+        time.sleep(1.5)
+        self.send_response(200)
+        self.send_header("content-length", "4")
+        self.end_headers()
+        self.wfile.write(b"slow")
+    def log_message(self, *a):
+        pass
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(sys.argv[1], sys.argv[2])
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+print("port", srv.server_address[1], flush=True)
+srv.serve_forever()
+"#;
+    let (cert, key) = ca.issue(&[host]);
+    let mut cmd = std::process::Command::new("python3");
+    cmd.arg("-c").arg(SERVER).arg(cert).arg(key);
+    let mut server = ChildGuard::spawn("slow-https", cmd);
+    let line = server
+        .wait_for_output("port ", Duration::from_secs(20))
+        .expect("slow HTTPS upstream started");
+    let port = line
+        .trim()
+        .trim_start_matches("port ")
+        .parse()
+        .expect("port number");
+    (server, port)
+}
+
+#[test]
+fn graceful_shutdown_drains_requests_inside_intercepted_tunnels() {
+    use sigv4_proxy::tls::ca::{CaPaths, CertificateAuthority, Overwrite};
+
+    let upstream_ca = TestCa::temp();
+    let (mut upstream, port) = slow_https_upstream(&upstream_ca, "s3.amazonaws.com");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let intercept = CaPaths::in_dir(dir.path());
+    CertificateAuthority::generate()
+        .expect("generate CA")
+        .write(&intercept, Overwrite::Refuse)
+        .expect("write CA");
+    let config = format!(
+        r#"
+shutdown_grace_seconds = 10
+[[listeners]]
+name = "gw"
+listen = "127.0.0.1:0"
+mode = "forward"
+intercept = {{ ca_cert_file = "{cert}", ca_key_file = "{key}" }}
+[[listeners.routes]]
+ca_file = "{upstream_ca}"
+[connect_to]
+"s3.amazonaws.com:443" = "127.0.0.1:{port}"
+"#,
+        cert = intercept.cert.display(),
+        key = intercept.key.display(),
+        upstream_ca = upstream_ca.cert_path().display(),
+    );
+    let mut proxy = SigningProxy::start(&config, &keys());
+    let proxy_url = format!("http://{}", proxy.addr("gw"));
+    let ca = intercept.cert.display().to_string();
+    let client = std::thread::spawn(move || {
+        curl(&[
+            "-sS",
+            "--max-time",
+            "20",
+            "--proxy",
+            &proxy_url,
+            "--cacert",
+            &ca,
+            "-w",
+            " %{http_code}",
+            "https://s3.amazonaws.com/bucket/key",
+        ])
+    });
+    // The signed request reached the upstream through the tunnel: now stop the proxy.
+    let line = upstream
+        .wait_for_output("request", Duration::from_secs(20))
+        .expect("request reached the upstream");
+    assert!(line.contains("AWS4-HMAC-SHA256"), "signed: {line}");
+    proxy.process_mut().signal("TERM");
+    let out = client.join().expect("client thread");
+    assert_eq!(
+        out.stdout_str().trim(),
+        "slow 200",
+        "in-flight request inside the tunnel finished: {out:?}"
+    );
+    let exit = proxy.process_mut().terminate(Duration::from_secs(10));
+    assert_eq!(exit.code(), Some(0), "{exit:?}");
+    assert!(
+        proxy.log().contains("draining intercepted tunnels"),
+        "{}",
+        proxy.log()
+    );
+}
+
 #[test]
 fn credentials_that_cannot_be_refreshed_give_503_then_recover() {
     let up = scripted_upstream();

@@ -164,14 +164,19 @@ pub(crate) async fn handle_connect(
                         return;
                     }
                 };
+                let Some(watcher) = state.tunnels.watcher() else {
+                    tracing::debug!(host = %name, "CONNECT: shutting down, tunnel closed");
+                    return;
+                };
                 let service = TunnelService {
                     state,
                     listener: id,
                     authority,
                     pinned: Arc::default(),
                 };
-                let conn = auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(tls), service)
+                let builder = auto::Builder::new(TokioExecutor::new());
+                let conn = watcher
+                    .watch(builder.serve_connection(TokioIo::new(tls), service))
                     .await;
                 if let Err(e) = conn {
                     tracing::debug!(host = %name, error = %e, "tunnel connection ended with an error");

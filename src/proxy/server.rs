@@ -62,7 +62,9 @@ pub async fn run(
     );
     // Receivers live in the tasks; if all ended already there is nobody to tell.
     let _ = stop_tx.send(true);
-    while tasks.join_next().await.is_some() {}
+    // Listeners and intercepted tunnels drain side by side, each within the grace.
+    let listeners = async { while tasks.join_next().await.is_some() {} };
+    tokio::join!(listeners, state.tunnels.drain(state.ops.shutdown_grace));
 }
 
 async fn accept_loop(

@@ -36,6 +36,8 @@ pub struct ProxyState {
     pub(crate) metrics: Arc<Metrics>,
     /// True while [`super::run`] accepts connections (for `/readyz`).
     pub(crate) serving: AtomicBool,
+    /// Graceful shutdown of intercepted `CONNECT` tunnels.
+    pub(crate) tunnels: super::drain::TunnelDrain,
 }
 
 /// Index of a listener in [`Config::listeners`] (and in [`ProxyState`]).
@@ -165,6 +167,7 @@ impl ProxyState {
             ops: config.ops.clone(),
             metrics,
             serving: AtomicBool::new(false),
+            tunnels: super::drain::TunnelDrain::new(),
         })
     }
 

@@ -36,9 +36,12 @@ pub(crate) async fn open(
 }
 
 /// Once the client's `CONNECT` is upgraded, copies bytes both ways until either side
-/// closes. Runs in its own task.
+/// closes, then writes a `tunnel closed` access line with the byte counts. Runs in its
+/// own task, inside the `CONNECT` request's span (so the line carries its request id).
 pub(crate) fn relay(on_upgrade: OnUpgrade, mut upstream: TcpStream, target: String) {
-    tokio::spawn(async move {
+    let span = tracing::Span::current();
+    let task = async move {
+        let started = std::time::Instant::now();
         let upgraded = match on_upgrade.await {
             Ok(u) => u,
             Err(e) => {
@@ -47,11 +50,30 @@ pub(crate) fn relay(on_upgrade: OnUpgrade, mut upstream: TcpStream, target: Stri
             }
         };
         let mut client = TokioIo::new(upgraded);
-        match tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
-            Ok((up, down)) => {
-                tracing::debug!(%target, bytes_up = up, bytes_down = down, "blind tunnel closed")
-            }
-            Err(e) => tracing::debug!(%target, error = %e, "blind tunnel ended with an error"),
+        let (result, error) = match tokio::io::copy_bidirectional(&mut client, &mut upstream).await
+        {
+            Ok(counts) => (counts, None),
+            Err(e) => ((0, 0), Some(e)),
+        };
+        let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+        match error {
+            None => tracing::info!(
+                target: "sigv4_proxy::access",
+                tunnel = %target,
+                bytes_up = result.0,
+                bytes_down = result.1,
+                duration_ms,
+                "tunnel closed"
+            ),
+            // copy_bidirectional loses the counts on error; say what ended it.
+            Some(e) => tracing::info!(
+                target: "sigv4_proxy::access",
+                tunnel = %target,
+                duration_ms,
+                error = %e,
+                "tunnel closed with an error"
+            ),
         }
-    });
+    };
+    tokio::spawn(tracing::Instrument::instrument(task, span));
 }
