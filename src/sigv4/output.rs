@@ -168,7 +168,30 @@ impl fmt::Debug for SigningOutput {
 
 /// Headers the signer owns: removed from the request before [`SigningOutput::headers`]
 /// are set, so a stale client value is never sent next to (or instead of) ours.
-const SIGNER_OWNED_HEADERS: &[&str] = &["authorization", "x-amz-date", "x-amz-security-token"];
+const SIGNER_OWNED_HEADERS: [http::HeaderName; 3] = [
+    http::header::AUTHORIZATION,
+    X_AMZ_DATE,
+    X_AMZ_SECURITY_TOKEN,
+];
+const X_AMZ_DATE: http::HeaderName = http::HeaderName::from_static("x-amz-date");
+const X_AMZ_SECURITY_TOKEN: http::HeaderName =
+    http::HeaderName::from_static("x-amz-security-token");
+const X_AMZ_CONTENT_SHA256: http::HeaderName =
+    http::HeaderName::from_static("x-amz-content-sha256");
+const X_AMZ_REGION_SET: http::HeaderName = http::HeaderName::from_static("x-amz-region-set");
+
+/// The header name for one of the signer's own (lower-case, static) names, parsed at
+/// compile time for the ones the signer sets.
+fn header_name(name: &'static str) -> http::HeaderName {
+    match name {
+        "authorization" => http::header::AUTHORIZATION,
+        "x-amz-date" => X_AMZ_DATE,
+        "x-amz-security-token" => X_AMZ_SECURITY_TOKEN,
+        "x-amz-content-sha256" => X_AMZ_CONTENT_SHA256,
+        "x-amz-region-set" => X_AMZ_REGION_SET,
+        other => http::HeaderName::from_static(other),
+    }
+}
 
 impl SigningOutput {
     /// Sets [`Self::headers`] on `headers` (replacing any existing values) and marks
@@ -177,22 +200,37 @@ impl SigningOutput {
     /// Any `authorization`, `x-amz-date` or `x-amz-security-token` already on the
     /// request is removed first, also when this output does not set it.
     pub fn apply_to_headers(&self, headers: &mut http::HeaderMap) -> Result<(), SignError> {
-        // Validate everything before touching the map, so a failure leaves it as it was.
-        let mut values = Vec::with_capacity(self.headers().len());
-        for (name, value) in self.headers() {
-            let mut v =
-                http::HeaderValue::from_str(value).map_err(|_| SignError::InvalidHeaderValue {
+        // One copy of the output backs every value (a header value per allocation
+        // cost more than the map updates). Validate everything before touching the
+        // map, so a failure leaves it as it was.
+        let shared = bytes::Bytes::copy_from_slice(self.buf.as_bytes());
+        let n = self.headers().len();
+        let mut values: [Option<(http::HeaderName, http::HeaderValue)>; MAX_PARAMS] =
+            [const { None }; MAX_PARAMS];
+        for (slot, &(name, span)) in values.iter_mut().zip(&self.params[..n]) {
+            // Spans are ranges the signer appended to `buf` (see `get`); an invalid
+            // one would give an empty value, never a panic.
+            let range = if span.start <= span.end && span.end <= shared.len() {
+                span.start..span.end
+            } else {
+                0..0
+            };
+            let mut v = http::HeaderValue::from_maybe_shared(shared.slice(range)).map_err(|_| {
+                SignError::InvalidHeaderValue {
                     name: name.to_owned(),
-                })?;
+                }
+            })?;
             if matches!(name, "authorization" | "x-amz-security-token") {
                 v.set_sensitive(true);
             }
-            values.push((http::HeaderName::from_static(name), v));
+            *slot = Some((header_name(name), v));
         }
-        for name in SIGNER_OWNED_HEADERS {
-            headers.remove(*name);
+        for owned in &SIGNER_OWNED_HEADERS {
+            if !values.iter().flatten().any(|(name, _)| name == owned) {
+                headers.remove(owned);
+            }
         }
-        for (name, value) in values {
+        for (name, value) in values.into_iter().flatten() {
             headers.insert(name, value);
         }
         Ok(())
