@@ -11,8 +11,10 @@
 # WRK_THREADS (2; runs with fewer connections than threads use one thread per
 # connection, as wrk requires), NGINX (1 = also nginx as upstream, 0 = skip; default
 # 1), PROXY_LOG (the proxy's RUST_LOG, default warn), UPSTREAM_THREADS (2), FLOOR (1 =
-# also examples/forward_floor, a bare hyper forwarder with hyper-util's pool, in front of
-# bench_upstream: the floor for any hyper-based proxy on this machine; 0 = skip).
+# also examples/forward_floor, a bare hyper forwarder, in front of bench_upstream: the
+# floor for any hyper-based proxy on this machine; 0 = skip), FLOOR_MODES ("pool conn":
+# forward_floor with hyper-util's pool, and with one upstream connection per client
+# connection as the proxy's affinity does; "intask" drives it in the client's task).
 # Everything runs on 127.0.0.1 and is stopped on exit.
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -23,6 +25,7 @@ CONNS="${CONNS:-1 64}"
 WRK_THREADS="${WRK_THREADS:-2}"
 NGINX="${NGINX:-1}"
 FLOOR="${FLOOR:-1}"
+FLOOR_MODES="${FLOOR_MODES:-pool conn}"
 export WRK_REPORT="$REPO/benches/wrk_report.lua"
 
 ensure_cmd wrk wrk
@@ -66,11 +69,13 @@ MAIN_PROXY_PID=$PROXY_PID
 TARGETS=("bench_upstream|$UPSTREAM_ADDR|$PROXY_ADDR|$UPSTREAM_PID|$PROXY_PID")
 
 if [ "$FLOOR" = 1 ]; then
-    start_bg floor "$REPO/target/release/examples/forward_floor" pool "$UPSTREAM_ADDR"
-    FLOOR_PID=$LAST_PID
-    FLOOR_ADDR="$(wait_line "$BENCH_TMP/floor.out" '^listening on ' | sed 's|.*http://||')"
-    log "forward_floor (hyper-util pool) on $FLOOR_ADDR -> $UPSTREAM_ADDR"
-    TARGETS+=("bench_upstream via forward_floor (not the proxy)|$UPSTREAM_ADDR|$FLOOR_ADDR|$UPSTREAM_PID|$FLOOR_PID")
+    for mode in $FLOOR_MODES; do
+        start_bg "floor-$mode" "$REPO/target/release/examples/forward_floor" "$mode" "$UPSTREAM_ADDR"
+        FLOOR_PID=$LAST_PID
+        FLOOR_ADDR="$(wait_line "$BENCH_TMP/floor-$mode.out" '^listening on ' | sed 's|.*http://||')"
+        log "forward_floor $mode on $FLOOR_ADDR -> $UPSTREAM_ADDR"
+        TARGETS+=("bench_upstream via forward_floor $mode (not the proxy)|$UPSTREAM_ADDR|$FLOOR_ADDR|$UPSTREAM_PID|$FLOOR_PID")
+    done
 fi
 
 if [ "$NGINX" = 1 ]; then
