@@ -26,6 +26,7 @@ mod access_log;
 mod admin;
 mod affinity;
 mod body;
+mod conn_state;
 mod connect;
 mod diagnose;
 mod drain;
@@ -41,6 +42,7 @@ mod route;
 mod server;
 mod sign;
 mod state;
+mod timers;
 mod tunnel;
 mod upstream;
 

@@ -100,6 +100,92 @@ fn upstream_faults_get_502_504_or_the_5xx_and_others_are_still_served() {
     refused.wait_for_log("request failed");
 }
 
+/// Sends one `GET path` on a kept-alive connection and reads one response (head and a
+/// Content-Length body): (status, text, elapsed).
+fn keep_alive_get(conn: &mut std::io::BufReader<TcpStream>, path: &str) -> (u16, String, Duration) {
+    use std::io::{BufRead, Read};
+    let t0 = Instant::now();
+    conn.get_mut()
+        .write_all(format!("GET {path} HTTP/1.1\r\nhost: s3.local\r\n\r\n").as_bytes())
+        .expect("write request");
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        let n = conn.read_line(&mut line).expect("read response head");
+        assert!(n > 0, "connection closed; got {head:?}");
+        head.push_str(&line);
+        if line == "\r\n" {
+            break;
+        }
+    }
+    let len = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length: ")
+                .map(str::to_owned)
+        })
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; len];
+    conn.read_exact(&mut body).expect("read response body");
+    head.push_str(&String::from_utf8_lossy(&body));
+    (status_of(&head), head, t0.elapsed())
+}
+
+#[test]
+fn request_and_response_timeouts_hold_for_every_request_on_a_connection() {
+    // A connection reuses its timers from request to request (proxy::timers): each
+    // request must still get its own full deadline, and a fast request is not cut.
+    let up = scripted_upstream();
+    for (limit, message) in [
+        (
+            "[upstream]\nresponse_timeout_ms = 700",
+            "did not answer within",
+        ),
+        (
+            "[limits]\nrequest_timeout_ms = 700",
+            "request did not complete within",
+        ),
+    ] {
+        let config = format!(
+            r#"
+{limit}
+[[listeners]]
+name = "rev"
+listen = "127.0.0.1:0"
+[[listeners.routes]]
+upstream = "http://{up}"
+service = "s3"
+region = "us-east-1"
+"#
+        );
+        let proxy = SigningProxy::start(
+            &config,
+            &[
+                ("AWS_ACCESS_KEY_ID", AKID),
+                ("AWS_SECRET_ACCESS_KEY", SECRET),
+            ],
+        );
+        let stream = TcpStream::connect(proxy.addr("rev")).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("read timeout");
+        let mut conn = std::io::BufReader::new(stream);
+        for round in 0..2 {
+            let (s, text, took) = keep_alive_get(&mut conn, "/hang");
+            assert_eq!(s, 504, "{limit}, round {round}: {text}");
+            assert!(text.contains(message), "{limit}, round {round}: {text}");
+            assert!(
+                took >= Duration::from_millis(650) && took < Duration::from_secs(5),
+                "{limit}, round {round}: {took:?}"
+            );
+            let (s, text, _) = keep_alive_get(&mut conn, "/ok");
+            assert_eq!(s, 200, "{limit}, round {round}: {text}");
+        }
+    }
+}
+
 #[test]
 fn bad_input_is_refused_and_slowloris_is_cut_off_without_hurting_others() {
     let up = scripted_upstream();

@@ -172,7 +172,7 @@ pub(crate) async fn handle_connect(
                     state,
                     listener: id,
                     authority,
-                    pinned: Arc::default(),
+                    conn: Arc::default(),
                 };
                 let builder = auto::Builder::new(TokioExecutor::new());
                 let conn = watcher
@@ -215,8 +215,8 @@ struct TunnelService {
     state: Arc<ProxyState>,
     listener: ListenerId,
     authority: Authority,
-    /// The upstream connection this tunnel's HTTP/1.1 requests use.
-    pinned: Arc<super::affinity::Pinned>,
+    /// What this tunnel's requests share (upstream connection, timers).
+    conn: Arc<super::conn_state::ConnState>,
 }
 
 impl hyper::service::Service<Request<Incoming>> for TunnelService {
@@ -252,7 +252,7 @@ impl hyper::service::Service<Request<Incoming>> for TunnelService {
                     )))
                 }
             }
-            Ok(super::forward::handle(&this.state, listener, &this.pinned, req).await)
+            Ok(super::forward::handle(&this.state, listener, &this.conn, req).await)
         })
     }
 }

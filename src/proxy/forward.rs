@@ -11,6 +11,7 @@ use tracing::Instrument;
 use super::access_log::AccessLog;
 use super::affinity::{self, Pinned};
 use super::body::{hash_and_buffer, Progress, RequestBody, ResponseBody, TrackedBody};
+use super::conn_state::ConnState;
 use super::diagnose::{self, Signed};
 use super::error::{chain, BoxError};
 use super::headers;
@@ -19,6 +20,7 @@ use super::respond::error_response;
 use super::route::{self, Target};
 use super::sign::{sign_request, SignWith};
 use super::state::{ListenerState, ProxyState, RouteState};
+use super::timers::TimerSlot;
 use super::ProxyError;
 use crate::config::PayloadMode;
 use crate::sigv4::{PayloadHash, EMPTY_PAYLOAD_SHA256};
@@ -26,12 +28,12 @@ use crate::sigv4::{PayloadHash, EMPTY_PAYLOAD_SHA256};
 /// Proxies `req`, received on `listener`, and returns the response for the client
 /// (the upstream's, or an error). Writes one access-log line when the response ends.
 ///
-/// `pinned` is the client connection's upstream connection slot (see
-/// [`super::affinity`]).
+/// `conn` is what the client connection keeps across requests: its upstream connection
+/// (see [`super::affinity`]) and timers (see [`super::timers`]).
 pub(crate) async fn handle(
     state: &ProxyState,
     listener: &ListenerState,
-    pinned: &Pinned,
+    conn: &ConnState,
     req: Request<Incoming>,
 ) -> Response<ResponseBody> {
     let id = RequestId::next();
@@ -46,11 +48,20 @@ pub(crate) async fn handle(
     let timeout = state.ops.request_timeout;
     // Boxed once here: the timeout and the span wrap it by value, and moving a
     // request's whole state machine through each wrapper copied kilobytes per request.
-    let work = Box::pin(proxy(state, listener, pinned, req, &mut log));
-    let result = tokio::time::timeout(timeout, work)
-        .instrument(span)
-        .await
-        .unwrap_or(Err(ProxyError::RequestTimeout { timeout }));
+    let work = Box::pin(proxy(state, listener, conn, req, &mut log));
+    let deadline = conn
+        .timers
+        .request
+        .sleep_until(tokio::time::Instant::now() + timeout);
+    let result = async {
+        tokio::select! {
+            biased;
+            r = work => r,
+            () = deadline => Err(ProxyError::RequestTimeout { timeout }),
+        }
+    }
+    .instrument(span)
+    .await;
     let mut resp = match result {
         Ok(resp) => resp,
         Err(err) => {
@@ -70,7 +81,7 @@ pub(crate) async fn handle(
 async fn proxy(
     state: &ProxyState,
     listener: &ListenerState,
-    pinned: &Pinned,
+    conn: &ConnState,
     req: Request<Incoming>,
     log: &mut AccessLog,
 ) -> Result<Response<ResponseBody>, ProxyError> {
@@ -174,11 +185,11 @@ async fn proxy(
     let mut upstream_req = Request::new(body);
     // HTTP/1.x clients keep an upstream connection pinned to their own (or use the
     // upstream's shared HTTP/2 one); HTTP/2 clients share the pooled client.
-    let pin = (parts.version <= http::Version::HTTP_11).then_some(pinned);
+    let pin = (parts.version <= http::Version::HTTP_11).then_some(&conn.pinned);
     *upstream_req.method_mut() = parts.method;
     *upstream_req.uri_mut() = target.uri()?;
     *upstream_req.headers_mut() = headers;
-    let resp = send(state, &target, pin, upstream_req).await?;
+    let resp = send(state, &target, pin, &conn.timers.response, upstream_req).await?;
     log.upstream_status = Some(resp.status().as_u16());
     if matches!(
         resp.status(),
@@ -242,6 +253,7 @@ async fn send(
     state: &ProxyState,
     target: &Target<'_>,
     pinned: Option<&Pinned>,
+    timer: &TimerSlot,
     req: Request<RequestBody>,
 ) -> Result<Response<Incoming>, ProxyError> {
     let timeout = state.upstream.response_timeout;
@@ -270,17 +282,20 @@ async fn send(
         }
     };
     tokio::pin!(fut);
+    let deadline = || tokio::time::Instant::from_std(progress.last() + timeout);
+    let mut silence = timer.sleep_until(deadline());
     let result = loop {
-        let deadline = tokio::time::Instant::from_std(progress.last() + timeout);
         tokio::select! {
             r = &mut fut => break r,
-            _ = tokio::time::sleep_until(deadline) => {
+            () = &mut silence => {
                 if progress.last() + timeout <= std::time::Instant::now() {
                     return Err(ProxyError::UpstreamTimeout {
                         upstream: upstream(),
                         timeout,
                     });
                 }
+                // The upload moved meanwhile: wait from its last frame again.
+                silence.reset(deadline());
             }
         }
     };

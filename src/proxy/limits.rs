@@ -48,7 +48,14 @@ impl ConnActivity {
     }
 
     /// Completes when no request has been in flight for `timeout`.
-    pub(crate) async fn idle(&self, timeout: Duration) {
+    ///
+    /// Checks at least every `check_every` (the server passes hyper's header-read
+    /// timeout). That keeps this timer due before the header-read timer hyper registers
+    /// anew for every request, and tokio wakes its parked I/O driver thread (an eventfd
+    /// write and a thread wake-up) for each timer registered ahead of all the others:
+    /// measured at one connection, that was one wake-up per request (`strace -c`: 1003
+    /// eventfd writes for 1000 requests; 2 with this).
+    pub(crate) async fn idle(&self, timeout: Duration, check_every: Duration) {
         loop {
             let now = Instant::now();
             let wake = if self.in_flight.load(Relaxed) > 0 {
@@ -60,7 +67,7 @@ impl ConnActivity {
                 }
                 at
             };
-            tokio::time::sleep_until(wake).await;
+            tokio::time::sleep_until(wake.min(now + check_every)).await;
         }
     }
 }
@@ -129,11 +136,15 @@ mod tests {
     async fn idle_waits_for_requests_to_end() {
         let a = ConnActivity::new();
         let guard = a.begin();
-        let idle = tokio::time::timeout(Duration::from_secs(10), a.idle(Duration::from_secs(1)));
+        let idle = tokio::time::timeout(
+            Duration::from_secs(10),
+            a.idle(Duration::from_secs(1), Duration::from_millis(300)),
+        );
         assert!(idle.await.is_err(), "not idle while a request is in flight");
         drop(guard);
         let t0 = Instant::now();
-        a.idle(Duration::from_secs(1)).await;
+        a.idle(Duration::from_secs(1), Duration::from_millis(300))
+            .await;
         assert!(t0.elapsed() >= Duration::from_millis(900));
     }
 }

@@ -23,8 +23,8 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
 use super::access_log::AccessLog;
-use super::affinity::Pinned;
 use super::body::ResponseBody;
+use super::conn_state::ConnState;
 use super::limits::{ConnActivity, GuardedBody};
 use super::metrics::Rejection;
 use super::request_id::RequestId;
@@ -88,6 +88,7 @@ async fn accept_loop(
         .timer(TokioTimer::new())
         .max_header_list_size(u32::try_from(ops.max_header_bytes).unwrap_or(u32::MAX));
     let idle_timeout = ops.idle_timeout;
+    let header_read_timeout = ops.header_read_timeout;
     loop {
         // Wait for a free slot before accepting: over the cap, clients queue in the
         // listen backlog instead of being accepted and starved.
@@ -117,7 +118,7 @@ async fn accept_loop(
             listener: id,
             peer,
             activity: activity.clone(),
-            pinned: Arc::default(),
+            conn: Arc::default(),
         };
         let tls = state.listener(id).and_then(|l| l.gateway.tls.clone());
         let builder = builder.clone();
@@ -149,7 +150,7 @@ async fn accept_loop(
             tokio::select! {
                 _ = serve => {}
                 // Nothing in flight: dropping the connection just closes the socket.
-                _ = activity.idle(idle_timeout) => {
+                _ = activity.idle(idle_timeout, header_read_timeout) => {
                     tracing::debug!(%peer, "closing idle keep-alive connection");
                 }
             }
@@ -242,8 +243,8 @@ pub(crate) struct ConnService {
     listener: ListenerId,
     peer: SocketAddr,
     activity: Arc<ConnActivity>,
-    /// The upstream connection this client connection's requests use.
-    pinned: Arc<Pinned>,
+    /// What this client connection's requests share (upstream connection, timers).
+    conn: Arc<ConnState>,
 }
 
 impl hyper::service::Service<Request<Incoming>> for ConnService {
@@ -294,7 +295,7 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
                     result,
                 ));
             }
-            respond(super::forward::handle(&this.state, listener, &this.pinned, req).await)
+            respond(super::forward::handle(&this.state, listener, &this.conn, req).await)
         })
     }
 }

@@ -215,11 +215,12 @@ impl SigningOutput {
             } else {
                 0..0
             };
-            let mut v = http::HeaderValue::from_maybe_shared(shared.slice(range)).map_err(|_| {
-                SignError::InvalidHeaderValue {
-                    name: name.to_owned(),
-                }
-            })?;
+            let mut v =
+                http::HeaderValue::from_maybe_shared(shared.slice(range)).map_err(|_| {
+                    SignError::InvalidHeaderValue {
+                        name: name.to_owned(),
+                    }
+                })?;
             if matches!(name, "authorization" | "x-amz-security-token") {
                 v.set_sensitive(true);
             }
