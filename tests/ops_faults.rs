@@ -103,34 +103,14 @@ fn upstream_faults_get_502_504_or_the_5xx_and_others_are_still_served() {
 /// Sends one `GET path` on a kept-alive connection and reads one response (head and a
 /// Content-Length body): (status, text, elapsed).
 fn keep_alive_get(conn: &mut std::io::BufReader<TcpStream>, path: &str) -> (u16, String, Duration) {
-    use std::io::{BufRead, Read};
     let t0 = Instant::now();
     conn.get_mut()
         .write_all(format!("GET {path} HTTP/1.1\r\nhost: s3.local\r\n\r\n").as_bytes())
         .expect("write request");
-    let mut head = String::new();
-    loop {
-        let mut line = String::new();
-        let n = conn.read_line(&mut line).expect("read response head");
-        assert!(n > 0, "connection closed; got {head:?}");
-        head.push_str(&line);
-        if line == "\r\n" {
-            break;
-        }
-    }
-    let len = head
-        .lines()
-        .find_map(|l| {
-            l.to_ascii_lowercase()
-                .strip_prefix("content-length: ")
-                .map(str::to_owned)
-        })
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0);
-    let mut body = vec![0; len];
-    conn.read_exact(&mut body).expect("read response body");
-    head.push_str(&String::from_utf8_lossy(&body));
-    (status_of(&head), head, t0.elapsed())
+    // The same framing as a request: a head, then Content-Length bytes.
+    let (head, body) = read_request(conn).expect("a response before the connection closed");
+    let text = format!("{head}{}", String::from_utf8_lossy(&body));
+    (status_of(&text), text, t0.elapsed())
 }
 
 #[test]

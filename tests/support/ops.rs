@@ -23,8 +23,9 @@ pub(crate) fn scripted_upstream() -> SocketAddr {
     addr
 }
 
-/// Reads one HTTP/1.1 request from `reader`: its head (up to the blank line) and a body
-/// of its `Content-Length`. `None` when the connection ends first.
+/// Reads one HTTP/1.1 request (or response: the framing is the same) from `reader`: its
+/// head (up to the blank line) and a body of its `Content-Length`. `None` when the
+/// connection ends first.
 pub(crate) fn read_request(reader: &mut impl BufRead) -> Option<(String, Vec<u8>)> {
     let mut head = String::new();
     loop {
