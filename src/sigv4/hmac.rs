@@ -1,24 +1,25 @@
-//! HMAC-SHA256 built on aws-lc-rs's one-shot SHA-256.
+//! HMAC-SHA256 from precomputed SHA-256 midstates.
 //!
 //! `aws_lc_rs::hmac` copies an OpenSSL-style context on every call, which costs more
 //! than the hashing itself for the short messages SigV4 signs (measured: ~680 ns per
-//! string to sign against ~350 ns here). This type keeps the padded key blocks and
-//! runs the two hashes of RFC 2104 directly. It owns nothing else.
+//! string to sign against ~350 ns with plain one-shot hashes). This type goes further:
+//! it hashes the key XOR ipad and key XOR opad blocks once, when the key is made, and
+//! each tag starts from copies of those two states (RFC 2104 section 4's
+//! "intermediate results"), saving two of the SHA-256 blocks per tag. It owns nothing
+//! else.
 
 use std::fmt;
 
-use aws_lc_rs::digest;
+use super::sha256::{self, Sha256};
 
 const BLOCK: usize = 64;
-/// Messages up to this length are hashed from a stack buffer.
-const STACK_MSG: usize = 192;
 
-/// An HMAC-SHA256 key: the key XOR ipad and XOR opad blocks. `Debug` prints nothing
-/// of the key.
+/// An HMAC-SHA256 key: the SHA-256 states after the key XOR ipad and key XOR opad
+/// blocks. Those states are key material: `Debug` prints nothing of them.
 #[derive(Clone)]
 pub(crate) struct HmacSha256Key {
-    ipad: [u8; BLOCK],
-    opad: [u8; BLOCK],
+    inner: Sha256,
+    outer: Sha256,
 }
 
 impl fmt::Debug for HmacSha256Key {
@@ -32,8 +33,8 @@ impl HmacSha256Key {
     pub(crate) fn new(key: &[u8]) -> Self {
         let hashed;
         let key = if key.len() > BLOCK {
-            hashed = digest::digest(&digest::SHA256, key);
-            hashed.as_ref()
+            hashed = sha256::digest(key);
+            &hashed[..]
         } else {
             key
         };
@@ -43,29 +44,25 @@ impl HmacSha256Key {
             ipad[i] ^= b;
             opad[i] ^= b;
         }
-        Self { ipad, opad }
+        let mut inner = Sha256::new();
+        inner.update(&ipad);
+        let mut outer = Sha256::new();
+        outer.update(&opad);
+        Self { inner, outer }
     }
 
     /// `HMAC-SHA256(key, msg)`.
     pub(crate) fn sign(&self, msg: &[u8]) -> [u8; 32] {
-        let inner = if msg.len() <= STACK_MSG {
-            let mut buf = [0u8; BLOCK + STACK_MSG];
-            buf[..BLOCK].copy_from_slice(&self.ipad);
-            buf[BLOCK..BLOCK + msg.len()].copy_from_slice(msg);
-            digest::digest(&digest::SHA256, &buf[..BLOCK + msg.len()])
-        } else {
-            let mut ctx = digest::Context::new(&digest::SHA256);
-            ctx.update(&self.ipad);
-            ctx.update(msg);
-            ctx.finish()
-        };
-        let mut outer = [0u8; BLOCK + 32];
-        outer[..BLOCK].copy_from_slice(&self.opad);
-        outer[BLOCK..].copy_from_slice(inner.as_ref());
-        let tag = digest::digest(&digest::SHA256, &outer);
-        let mut out = [0u8; 32];
-        out.copy_from_slice(tag.as_ref());
-        out
+        self.sign_from(self.inner, msg)
+    }
+
+    /// `HMAC-SHA256(key, prefix ‖ rest)`, where `inner` is this key's inner state
+    /// (after the ipad block) that has absorbed `prefix`.
+    pub(crate) fn sign_from(&self, mut inner: Sha256, rest: &[u8]) -> [u8; 32] {
+        inner.update(rest);
+        let mut outer = self.outer;
+        outer.update(&inner.finish());
+        outer.finish()
     }
 }
 
@@ -75,6 +72,12 @@ mod tests {
     use super::*;
     use aws_lc_rs::hmac;
     use proptest::prelude::*;
+
+    #[test]
+    fn debug_shows_no_key() {
+        let k = HmacSha256Key::new(b"a very secret key");
+        assert_eq!(format!("{k:?}"), "HmacSha256Key(** redacted **)");
+    }
 
     #[test]
     fn rfc4231_case_2() {
@@ -92,6 +95,17 @@ mod tests {
             let ours = HmacSha256Key::new(&key).sign(&msg);
             let theirs = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, &key), &msg);
             prop_assert_eq!(ours.as_slice(), theirs.as_ref());
+        }
+
+        #[test]
+        fn sign_from_a_prefix_state_matches_sign(key in proptest::collection::vec(any::<u8>(), 0..100),
+                                                 msg in proptest::collection::vec(any::<u8>(), 0..300),
+                                                 cut in any::<usize>()) {
+            let k = HmacSha256Key::new(&key);
+            let cut = cut % (msg.len() + 1);
+            let mut state = k.inner;
+            state.update(&msg[..cut]);
+            prop_assert_eq!(k.sign_from(state, &msg[cut..]), k.sign(&msg));
         }
     }
 }
