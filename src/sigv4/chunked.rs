@@ -111,7 +111,7 @@ impl ChunkSigner {
     }
 
     fn finish(&mut self, sts: &str) -> String {
-        let sig = hex(&self.key.sign(sts.as_bytes()));
+        let sig = hex(&self.key.sign_memo(sts.as_bytes()));
         self.previous.clone_from(&sig);
         sig
     }
