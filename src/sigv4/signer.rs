@@ -11,7 +11,7 @@ use super::canonical::{
     canonical_headers_into, canonical_query_into, canonical_uri_into, signed_headers_into,
     sort_headers, DEFAULT_EXCLUDED_HEADERS,
 };
-use super::encode::{hex_into_vec, hex_pair, percent_encode_bytes_into, percent_encode_into};
+use super::encode::{hex32, hex_into_vec, percent_encode_bytes_into, percent_encode_into};
 use super::key_cache::{v4a_key, with_v4_key};
 use super::output::{Span, MAX_PARAMS};
 use super::payload::{PayloadHash, EMPTY_PAYLOAD_SHA256, UNSIGNED_PAYLOAD};
@@ -594,12 +594,8 @@ enum Payload<'a> {
 struct HexDigest([u8; 64]);
 
 impl HexDigest {
-    fn new(digest: &[u8]) -> Self {
-        let mut out = [0u8; 64];
-        for (pair, &b) in out.chunks_exact_mut(2).zip(digest) {
-            pair.copy_from_slice(&hex_pair(b));
-        }
-        Self(out)
+    fn new(digest: &[u8; 32]) -> Self {
+        Self(hex32(digest))
     }
 
     fn as_str(&self) -> &str {
