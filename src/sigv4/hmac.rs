@@ -12,7 +12,7 @@
 //! algorithm, timestamp and scope fill the first 64 bytes, the same for every request
 //! signed with one key in one second). It owns nothing else.
 
-use std::cell::Cell;
+use std::cell::RefCell;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -34,7 +34,7 @@ struct Memo {
 
 thread_local! {
     /// The last first-block state [`HmacSha256Key::sign_memo`] computed on this thread.
-    static MEMO: Cell<Option<Memo>> = const { Cell::new(None) };
+    static MEMO: RefCell<Option<Memo>> = const { RefCell::new(None) };
 }
 
 /// An HMAC-SHA256 key: the SHA-256 states after the key XOR ipad and key XOR opad
@@ -94,20 +94,26 @@ impl HmacSha256Key {
         let Some((block, rest)) = msg.split_first_chunk::<BLOCK>() else {
             return self.sign(msg);
         };
-        let state = match MEMO.with(Cell::get) {
-            Some(m) if m.key_id == self.id && m.block == *block => m.state,
-            _ => {
-                let mut state = self.inner;
-                state.update(block);
-                MEMO.with(|c| {
-                    c.set(Some(Memo {
+        // Borrowed in place (a `Cell` would copy the whole memo out and back). Nothing
+        // in here can re-enter, so the borrow never fails; if it did, sign plainly.
+        let state = MEMO.with(|memo| {
+            let mut memo = memo.try_borrow_mut().ok()?;
+            Some(match &*memo {
+                Some(m) if m.key_id == self.id && m.block == *block => m.state,
+                _ => {
+                    let mut state = self.inner;
+                    state.update(block);
+                    *memo = Some(Memo {
                         key_id: self.id,
                         block: *block,
                         state,
-                    }))
-                });
-                state
-            }
+                    });
+                    state
+                }
+            })
+        });
+        let Some(state) = state else {
+            return self.sign(msg);
         };
         self.sign_from(state, rest)
     }
