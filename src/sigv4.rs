@@ -21,6 +21,7 @@ mod output;
 mod payload;
 mod request;
 mod settings;
+mod sha256;
 mod signer;
 mod time;
 

@@ -9,14 +9,13 @@
 
 use std::fmt;
 
-use aws_lc_rs::digest;
-
 use super::canonical::{canonical_headers_into, sort_headers};
 use super::encode::{hex, hex_into};
 use super::hmac::HmacSha256Key;
 use super::key_cache::with_v4_key;
 use super::payload::EMPTY_PAYLOAD_SHA256;
 use super::settings::SigningAlgorithm;
+use super::sha256;
 use super::{SignError, SigningOutput, SigningParams};
 
 /// Signs the chunks of an S3 streaming upload, each chained to the previous signature:
@@ -72,8 +71,7 @@ impl ChunkSigner {
     /// Signs the next chunk (`b""` for the final, empty chunk) and returns its hex
     /// signature.
     pub fn sign_chunk(&mut self, chunk: &[u8]) -> String {
-        let hash = digest::digest(&digest::SHA256, chunk);
-        self.sign_chunk_digest(hash.as_ref())
+        self.sign_chunk_digest(&sha256::digest(chunk))
     }
 
     /// Like [`Self::sign_chunk`] for a chunk whose SHA-256 the caller already has.
@@ -93,10 +91,7 @@ impl ChunkSigner {
         let mut canonical = Vec::with_capacity(64);
         canonical_headers_into(&mut canonical, &sorted, lower);
         let mut sts = self.sts_prefix("AWS4-HMAC-SHA256-TRAILER", 64);
-        hex_into(
-            &mut sts,
-            digest::digest(&digest::SHA256, &canonical).as_ref(),
-        );
+        hex_into(&mut sts, &sha256::digest(&canonical));
         self.finish(&sts)
     }
 
@@ -116,7 +111,7 @@ impl ChunkSigner {
     }
 
     fn finish(&mut self, sts: &str) -> String {
-        let sig = hex(&self.key.sign(sts.as_bytes()));
+        let sig = hex(&self.key.sign_memo(sts.as_bytes()));
         self.previous.clone_from(&sig);
         sig
     }

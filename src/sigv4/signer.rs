@@ -5,19 +5,20 @@
 //! rules of canonicalisation live in [`super::canonical`], key derivation in
 //! [`super::key`] and [`super::key_cache`].
 
-use aws_lc_rs::{digest, rand::SystemRandom};
+use aws_lc_rs::rand::SystemRandom;
 
 use super::canonical::{
     canonical_headers_into, canonical_query_into, canonical_uri_into, signed_headers_into,
     sort_headers, DEFAULT_EXCLUDED_HEADERS,
 };
-use super::encode::{hex_into_vec, hex_pair, percent_encode_bytes_into, percent_encode_into};
+use super::encode::{hex32, hex_into_vec, percent_encode_bytes_into, percent_encode_into};
 use super::key_cache::{v4a_key, with_v4_key};
 use super::output::{Span, MAX_PARAMS};
 use super::payload::{PayloadHash, EMPTY_PAYLOAD_SHA256, UNSIGNED_PAYLOAD};
 use super::settings::{
     ContentSha256Header, SessionTokenMode, SignatureLocation, SigningAlgorithm, SigningSettings,
 };
+use super::sha256;
 use super::time::AmzDate;
 use super::{SignError, SignableRequest, SigningOutput, SigningParams};
 
@@ -220,7 +221,7 @@ pub fn sign(
     buf.push(b'\n');
     let payload_span = Span::push(&mut buf, payload_hash);
     let canonical_request = Span::since(&buf, start);
-    let creq_digest = digest::digest(&digest::SHA256, span_bytes(&buf, canonical_request));
+    let creq_digest = sha256::digest(span_bytes(&buf, canonical_request));
 
     // The string to sign, the authorization up to the signature (header mode), and
     // the signature.
@@ -233,7 +234,7 @@ pub fn sign(
         Some((credential, credential_scope)) => {
             buf.extend_from_within(credential_scope.start..credential_scope.end);
             buf.push(b'\n');
-            hex_into_vec(&mut buf, creq_digest.as_ref());
+            hex_into_vec(&mut buf, &creq_digest);
             let string_to_sign = Span::since(&buf, sts_start);
             let auth_start = buf.len();
             if header_mode {
@@ -267,9 +268,12 @@ pub fn sign(
                 let part = |r: std::ops::Range<usize>| prefix.get(r).unwrap_or_default();
                 buf.extend_from_slice(part(text.scope_range()));
                 buf.push(b'\n');
-                hex_into_vec(&mut buf, creq_digest.as_ref());
+                hex_into_vec(&mut buf, &creq_digest);
                 let string_to_sign = Span::since(&buf, sts_start);
-                let mac = key.sign(span_bytes(&buf, string_to_sign));
+                // The first 64 bytes (algorithm, timestamp, most of the scope) repeat
+                // for every request with this key in this second: `sign_memo` reuses
+                // their hash from the previous signature on this thread.
+                let mac = key.sign_memo(span_bytes(&buf, string_to_sign));
                 let auth_start = buf.len();
                 // The credential (and the scope, its tail) inside the authorization
                 // (header mode) or on their own (query mode).
@@ -590,12 +594,8 @@ enum Payload<'a> {
 struct HexDigest([u8; 64]);
 
 impl HexDigest {
-    fn new(digest: &[u8]) -> Self {
-        let mut out = [0u8; 64];
-        for (pair, &b) in out.chunks_exact_mut(2).zip(digest) {
-            pair.copy_from_slice(&hex_pair(b));
-        }
-        Self(out)
+    fn new(digest: &[u8; 32]) -> Self {
+        Self(hex32(digest))
     }
 
     fn as_str(&self) -> &str {
@@ -608,9 +608,7 @@ impl HexDigest {
 fn payload_hash(payload: PayloadHash<'_>, v4a: bool) -> Result<Payload<'_>, SignError> {
     Ok(match payload {
         PayloadHash::Bytes([]) => Payload::Str(EMPTY_PAYLOAD_SHA256),
-        PayloadHash::Bytes(b) => {
-            Payload::Hex(HexDigest::new(digest::digest(&digest::SHA256, b).as_ref()))
-        }
+        PayloadHash::Bytes(b) => Payload::Hex(HexDigest::new(&sha256::digest(b))),
         PayloadHash::Precomputed(h) => {
             let ok = h.len() == 64 && h.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'));
             if !ok {

@@ -9,6 +9,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use super::*;
 use crate::credentials::Credentials;
 use crate::sigv4::{sign, PayloadHash, SignableRequest, SigningKeyCache, SigningSettings};
+use aws_lc_rs::digest;
 
 const SEED: &str = "4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9";
 const CHUNK1: &str = "ad80c730a21e5b8d04586a2213dd63b9a0e99e0e2307b0ade35a65485a288648";

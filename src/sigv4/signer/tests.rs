@@ -72,6 +72,60 @@ fn cache_gives_same_signature() {
     assert_eq!(cache.len(), 1);
 }
 
+/// The per-thread memo of the string to sign's first block (`HmacSha256Key::sign_memo`)
+/// must never carry over between keys, seconds or scopes: signing in an interleaved
+/// order on one thread gives what signing each case on a fresh thread gives.
+#[test]
+fn memo_across_keys_seconds_and_scopes_matches_uncached() {
+    let a = creds(None);
+    let b = Credentials::new("AKIDOTHER", "another secret", None, None, "test");
+    let s = SigningSettings::default();
+    let cache = SigningKeyCache::new();
+    let r = SignableRequest::new(
+        "GET",
+        "/",
+        vec![("host", "example.amazonaws.com")],
+        PayloadHash::Bytes(b""),
+    );
+    let later = t() + Duration::from_secs(1);
+    let cases = [
+        (&a, "us-east-1", t()),
+        (&a, "us-east-1", t()),
+        (&b, "us-east-1", t()),
+        (&a, "us-east-1", later),
+        (&a, "us-east-1", t()),
+        (&a, "eu-west-1", t()),
+        (&b, "eu-west-1", later),
+        (&a, "us-east-1", t()),
+    ];
+    // The references: each signed on a thread of its own, whose memo starts empty.
+    let expected: Vec<SigningOutput> = std::thread::scope(|scope| {
+        let handles: Vec<_> = cases
+            .iter()
+            .map(|&(c, region, time)| {
+                let (r, s) = (&r, &s);
+                scope.spawn(move || {
+                    sign(r, &SigningParams::new(c, region, "service", time, s)).unwrap()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for ((c, region, time), uncached) in cases.into_iter().zip(&expected) {
+        let p = SigningParams::new(c, region, "service", time, &s).with_key_cache(&cache);
+        assert_eq!(&sign(&r, &p).unwrap(), uncached, "{region} {time:?}");
+        assert_eq!(&sign(&r, &p).unwrap(), uncached, "{region} {time:?}");
+    }
+    let mut signatures: Vec<&str> = expected.iter().map(|o| o.signature()).collect();
+    assert_eq!(
+        signatures[0],
+        "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"
+    );
+    signatures.sort();
+    signatures.dedup();
+    assert_eq!(signatures.len(), 5, "five distinct (key, scope, second)s");
+}
+
 #[test]
 fn missing_host_is_an_error() {
     let c = creds(None);
