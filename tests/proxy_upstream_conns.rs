@@ -150,3 +150,34 @@ fn concurrent_clients_get_separate_upstream_connections() {
         "expected at most one upstream connection per client, saw {conns:?}"
     );
 }
+
+#[test]
+fn a_quiet_client_hands_its_upstream_connection_back() {
+    let (up, rx) = numbering_upstream();
+    let proxy = start(up);
+    let get = |conn: &mut BufReader<std::net::TcpStream>, path: &str| {
+        conn.get_mut()
+            .write_all(format!("GET {path} HTTP/1.1\r\nhost: s3.local\r\n\r\n").as_bytes())
+            .expect("write request");
+        let (head, _) = read_request(conn).expect("a response");
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    };
+    let open = || {
+        let s = std::net::TcpStream::connect(proxy.addr("rev")).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("read timeout");
+        BufReader::new(s)
+    };
+    // Client A makes a request and stays connected, quiet, past UNPIN_AFTER (2 s).
+    let mut a = open();
+    get(&mut a, "/a");
+    let (conn_a, _) = seen(&rx, 1)[0].clone();
+    std::thread::sleep(Duration::from_millis(2600));
+    // Client B, while A is still connected, gets A's upstream connection.
+    let mut b = open();
+    get(&mut b, "/b");
+    assert_eq!(seen(&rx, 1), [(conn_a, "/b".to_owned())]);
+    // A's next request still works (on the connection B left, or a new one).
+    get(&mut a, "/a2");
+    assert_eq!(seen(&rx, 1)[0].1, "/a2");
+}

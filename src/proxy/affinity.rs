@@ -192,6 +192,16 @@ impl Pinned {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Hands the pinned connection to its route's idle list (the client connection
+    /// has gone quiet): idle clients then share at most [`MAX_IDLE`] upstream
+    /// connections per route instead of holding one each.
+    pub(crate) fn release(&self) {
+        let held = self.lock().take();
+        if let Some(h) = held {
+            h.pool.put(h.key, h.sender);
+        }
+    }
+
     /// The pinned connection if it goes to `key` on `pool` and can take a request now.
     /// Any other pinned connection goes back to its route's idle list.
     fn take(&self, pool: &Arc<IdleConns>, key: &str) -> Option<Sender> {

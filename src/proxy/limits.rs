@@ -47,27 +47,46 @@ impl ConnActivity {
         self.start + Duration::from_millis(self.last_ms.load(Relaxed))
     }
 
-    /// Completes when no request has been in flight for `timeout`.
+    /// Completes when no request has been in flight for `timeout`. Calls `on_quiet`
+    /// once per idle spell, when the connection has had no request for `quiet_after`
+    /// (the server hands the pinned upstream connection back then, so idle clients do
+    /// not each hold one).
     ///
     /// Checks at least every `check_every` (the server passes hyper's header-read
     /// timeout). That keeps this timer due before the header-read timer hyper registers
     /// anew for every request, and tokio wakes its parked I/O driver thread (an eventfd
     /// write and a thread wake-up) for each timer registered ahead of all the others:
     /// measured at one connection, that was one wake-up per request (`strace -c`: 1003
-    /// eventfd writes for 1000 requests; 2 with this).
-    pub(crate) async fn idle(&self, timeout: Duration, check_every: Duration) {
+    /// eventfd writes for 1000 requests; 1 with this).
+    pub(crate) async fn idle(
+        &self,
+        timeout: Duration,
+        check_every: Duration,
+        quiet_after: Duration,
+        mut on_quiet: impl FnMut(),
+    ) {
+        // The `last_ms` of the idle spell `on_quiet` was last called for.
+        let mut quiet_for = None;
         loop {
             let now = Instant::now();
-            let wake = if self.in_flight.load(Relaxed) > 0 {
-                now + timeout
-            } else {
-                let at = self.idle_since() + timeout;
-                if at <= now {
+            let mut wake = now + check_every;
+            if self.in_flight.load(Relaxed) == 0 {
+                let since = self.idle_since();
+                if since + timeout <= now {
                     return;
                 }
-                at
-            };
-            tokio::time::sleep_until(wake.min(now + check_every)).await;
+                wake = wake.min(since + timeout);
+                let spell = self.last_ms.load(Relaxed);
+                if quiet_for != Some(spell) {
+                    if since + quiet_after <= now {
+                        on_quiet();
+                        quiet_for = Some(spell);
+                    } else {
+                        wake = wake.min(since + quiet_after);
+                    }
+                }
+            }
+            tokio::time::sleep_until(wake).await;
         }
     }
 }
@@ -136,15 +155,28 @@ mod tests {
     async fn idle_waits_for_requests_to_end() {
         let a = ConnActivity::new();
         let guard = a.begin();
+        let quiet = std::cell::Cell::new(0);
+        let on_quiet = || quiet.set(quiet.get() + 1);
         let idle = tokio::time::timeout(
             Duration::from_secs(10),
-            a.idle(Duration::from_secs(1), Duration::from_millis(300)),
+            a.idle(
+                Duration::from_secs(1),
+                Duration::from_millis(300),
+                Duration::from_millis(500),
+                on_quiet,
+            ),
         );
         assert!(idle.await.is_err(), "not idle while a request is in flight");
         drop(guard);
         let t0 = Instant::now();
-        a.idle(Duration::from_secs(1), Duration::from_millis(300))
-            .await;
+        a.idle(
+            Duration::from_secs(1),
+            Duration::from_millis(300),
+            Duration::from_millis(500),
+            on_quiet,
+        )
+        .await;
         assert!(t0.elapsed() >= Duration::from_millis(900));
+        assert_eq!(quiet.get(), 1, "one quiet call for the one idle spell");
     }
 }

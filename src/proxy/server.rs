@@ -67,6 +67,10 @@ pub async fn run(
     tokio::join!(listeners, state.tunnels.drain(state.ops.shutdown_grace));
 }
 
+/// A client connection without a request for this long gives its pinned upstream
+/// connection back to the route's idle list (see [`super::affinity::Pinned::release`]).
+const UNPIN_AFTER: Duration = Duration::from_secs(2);
+
 async fn accept_loop(
     listener: TcpListener,
     id: ListenerId,
@@ -113,12 +117,13 @@ async fn accept_loop(
         // Best effort: Nagle only adds latency to small request/response exchanges.
         let _ = stream.set_nodelay(true);
         let activity = ConnActivity::new();
+        let conn = Arc::<ConnState>::default();
         let service = ConnService {
             state: state.clone(),
             listener: id,
             peer,
             activity: activity.clone(),
-            conn: Arc::default(),
+            conn: conn.clone(),
         };
         let tls = state.listener(id).and_then(|l| l.gateway.tls.clone());
         let builder = builder.clone();
@@ -150,7 +155,7 @@ async fn accept_loop(
             tokio::select! {
                 _ = serve => {}
                 // Nothing in flight: dropping the connection just closes the socket.
-                _ = activity.idle(idle_timeout, header_read_timeout) => {
+                _ = activity.idle(idle_timeout, header_read_timeout, UNPIN_AFTER, || conn.pinned.release()) => {
                     tracing::debug!(%peer, "closing idle keep-alive connection");
                 }
             }
