@@ -52,17 +52,22 @@ fn get_vanilla_header() {
     assert!(out.query_params().len() == 0);
 }
 
+/// `GET /` to example.amazonaws.com with an empty body.
+fn empty_get() -> SignableRequest<'static> {
+    SignableRequest::new(
+        "GET",
+        "/",
+        vec![("host", "example.amazonaws.com")],
+        PayloadHash::Bytes(b""),
+    )
+}
+
 #[test]
 fn cache_gives_same_signature() {
     let c = creds(None);
     let s = SigningSettings::default();
     let cache = SigningKeyCache::new();
-    let r = SignableRequest::new(
-        "GET",
-        "/",
-        vec![("host", "example.amazonaws.com")],
-        PayloadHash::Bytes(b""),
-    );
+    let r = empty_get();
     let plain = sign(&r, &SigningParams::new(&c, "us-east-1", "service", t(), &s)).unwrap();
     let p = SigningParams::new(&c, "us-east-1", "service", t(), &s).with_key_cache(&cache);
     let a = sign(&r, &p).unwrap();
@@ -81,12 +86,7 @@ fn memo_across_keys_seconds_and_scopes_matches_uncached() {
     let b = Credentials::new("AKIDOTHER", "another secret", None, None, "test");
     let s = SigningSettings::default();
     let cache = SigningKeyCache::new();
-    let r = SignableRequest::new(
-        "GET",
-        "/",
-        vec![("host", "example.amazonaws.com")],
-        PayloadHash::Bytes(b""),
-    );
+    let r = empty_get();
     let later = t() + Duration::from_secs(1);
     let cases = [
         (&a, "us-east-1", t()),
@@ -391,12 +391,7 @@ fn output_debug_hides_session_token_and_header_accessor_finds_it() {
     let c = creds(Some("tok-secret-value"));
     let s = SigningSettings::default();
     let p = SigningParams::new(&c, "us-east-1", "service", t(), &s);
-    let r = SignableRequest::new(
-        "GET",
-        "/",
-        vec![("host", "example.amazonaws.com")],
-        PayloadHash::Bytes(b""),
-    );
+    let r = empty_get();
     let out = sign(&r, &p).unwrap();
     assert_eq!(out.header("x-amz-security-token"), Some("tok-secret-value"));
     assert_eq!(out.header("authorization"), Some(out.authorization()));
