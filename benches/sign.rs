@@ -7,68 +7,14 @@
 #![allow(missing_docs, clippy::unwrap_used)] // A benchmark binary: panics are fine.
 
 use std::hint::black_box;
-use std::time::{Duration, UNIX_EPOCH};
 
 use criterion::{criterion_group, Criterion, Throughput};
 use sigv4_proxy::credentials::Credentials;
-use sigv4_proxy::sigv4::{
-    sign, PayloadHash, PayloadHasher, SignableRequest, SigningKeyCache, SigningParams,
-    SigningSettings,
-};
+use sigv4_proxy::sigv4::{PayloadHasher, SigningKeyCache, SigningParams, SigningSettings};
 
-const AKID: &str = "AKIDEXAMPLE";
-const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
-const HOST: &str = "sqs.us-east-1.amazonaws.com";
-const PATH_AND_QUERY: &str = "/?Action=ListQueues&Version=2012-11-05";
-const URL: &str = "https://sqs.us-east-1.amazonaws.com/?Action=ListQueues&Version=2012-11-05";
-
-fn time() -> std::time::SystemTime {
-    UNIX_EPOCH + Duration::from_secs(1_440_938_160)
-}
-
-/// Signs the small GET with this crate.
-fn sign_ours(params: &SigningParams<'_>) {
-    let req = SignableRequest::new(
-        "GET",
-        black_box(PATH_AND_QUERY),
-        vec![("host", HOST)],
-        PayloadHash::Bytes(b""),
-    );
-    black_box(sign(&req, params).unwrap());
-}
-
-/// The same credentials as an `aws-sigv4` identity.
-fn aws_identity() -> aws_smithy_runtime_api::client::identity::Identity {
-    aws_credential_types::Credentials::new(AKID, SECRET, None, None, "bench").into()
-}
-
-/// `aws-sigv4`'s parameters for the small GET.
-fn aws_params(
-    identity: &aws_smithy_runtime_api::client::identity::Identity,
-) -> aws_sigv4::http_request::SigningParams<'_> {
-    aws_sigv4::sign::v4::SigningParams::builder()
-        .identity(identity)
-        .region("us-east-1")
-        .name("sqs")
-        .time(time())
-        .settings(aws_sigv4::http_request::SigningSettings::default())
-        .build()
-        .unwrap()
-        .into()
-}
-
-/// Signs the small GET with `aws-sigv4`.
-fn sign_aws(params: &aws_sigv4::http_request::SigningParams<'_>) {
-    use aws_sigv4::http_request::{self as aws, SignableBody};
-    let req = aws::SignableRequest::new(
-        "GET",
-        black_box(URL),
-        [("host", HOST)].into_iter(),
-        SignableBody::Bytes(b""),
-    )
-    .unwrap();
-    black_box(aws::sign(req, params).unwrap());
-}
+#[path = "support/small_get.rs"]
+mod small_get;
+use small_get::{aws_identity, aws_params, sign_aws, sign_ours, time, AKID, SECRET};
 
 fn ours(c: &mut Criterion) {
     let creds = Credentials::new(AKID, SECRET, None, None, "bench");
