@@ -229,9 +229,7 @@ impl Pinned {
 
 impl Drop for Pinned {
     fn drop(&mut self) {
-        if let Some(h) = self.lock().take() {
-            h.pool.put(h.key, h.sender);
-        }
+        self.release();
     }
 }
 

@@ -129,7 +129,6 @@ async fn accept_loop(
         let builder = builder.clone();
         let watcher = graceful.watcher();
         let counted = state.metrics.connection_opened();
-        let conn_state = state.clone();
         tokio::spawn(async move {
             // Held for the connection's life: its slot under the cap, and the gauge.
             let _slot = (permit, counted);
@@ -143,11 +142,12 @@ async fn accept_loop(
                     }
                     // With upgrades: CONNECT tunnels (issue 6) take the connection over.
                     None => {
-                        let conn = builder
+                        let state = service.state.clone();
+                        let http = builder
                             .serve_connection_with_upgrades(TokioIo::new(stream), service)
                             .into_owned();
-                        if let Err(e) = watcher.watch(conn).await {
-                            connection_error(&conn_state, peer, &*e);
+                        if let Err(e) = watcher.watch(http).await {
+                            connection_error(&state, peer, &*e);
                         }
                     }
                 }
