@@ -70,7 +70,11 @@ impl ConnActivity {
         loop {
             let now = Instant::now();
             let mut wake = now + check_every;
-            if self.in_flight.load(Relaxed) == 0 {
+            if self.in_flight.load(Relaxed) > 0 {
+                // A quiet spell may start when this request ends: look again in time
+                // to notice it (a request's wake-up is not otherwise seen here).
+                wake = wake.min(now + quiet_after);
+            } else {
                 let since = self.idle_since();
                 if since + timeout <= now {
                     return;
@@ -150,6 +154,29 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_ending_starts_a_quiet_spell_noticed_in_time() {
+        // The check began while a request was in flight (the server polls the
+        // connection first): the quiet call must still come about `quiet_after`
+        // after the request ends, not at the next `check_every`.
+        let a = ConnActivity::new();
+        let guard = a.begin();
+        let quiet = std::cell::Cell::new(0);
+        let idle = a.idle(
+            Duration::from_secs(60),
+            Duration::from_secs(30),
+            Duration::from_secs(2),
+            || quiet.set(quiet.get() + 1),
+        );
+        tokio::pin!(idle);
+        let early = tokio::time::timeout(Duration::from_millis(100), &mut idle).await;
+        assert!(early.is_err());
+        drop(guard);
+        let later = tokio::time::timeout(Duration::from_secs(5), &mut idle).await;
+        assert!(later.is_err(), "not idle for 60 s yet");
+        assert_eq!(quiet.get(), 1);
+    }
 
     #[tokio::test(start_paused = true)]
     async fn idle_waits_for_requests_to_end() {
