@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use http::Method;
 
-use super::metrics::Metrics;
+use super::metrics::{Metrics, RouteSlot};
 use super::request_id::RequestId;
 
 /// The fields of one access-log line. Never holds the query string (presigned URLs carry
@@ -18,6 +18,8 @@ pub(crate) struct AccessLog {
     pub(crate) method: Method,
     pub(crate) path: String,
     pub(crate) route: Option<Arc<str>>,
+    /// The route's metrics series (none: the request matched no route).
+    pub(crate) route_slot: Option<RouteSlot>,
     pub(crate) upstream: Option<Arc<str>>,
     pub(crate) upstream_status: Option<u16>,
     pub(crate) status: u16,
@@ -39,6 +41,7 @@ impl AccessLog {
             method,
             path: path.to_owned(),
             route: None,
+            route_slot: None,
             upstream: None,
             upstream_status: None,
             status: 0,
@@ -56,7 +59,7 @@ impl Drop for AccessLog {
     fn drop(&mut self) {
         if let Some(m) = &self.metrics {
             m.request(
-                self.route.as_deref(),
+                self.route_slot,
                 &self.method,
                 self.status,
                 self.bytes_in,

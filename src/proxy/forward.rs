@@ -96,6 +96,7 @@ async fn proxy(
     let target = route::resolve(listener, &parts)?;
     let route = target.route;
     log.route = Some(route.name.clone());
+    log.route_slot = Some(route.metrics);
     log.upstream = Some(target.host_port());
 
     let declared = declared_length(&parts.headers)?;
@@ -235,11 +236,11 @@ async fn credentials(
         Ok(c) => {
             // The address identifies the set: a refresh yields a new Arc.
             let id = std::sync::Arc::as_ptr(&c) as usize;
-            state.metrics.credentials_ok(&route.config.name, id);
+            state.metrics.credentials_ok(route.metrics, id);
             Ok(c)
         }
         Err(source) => {
-            state.metrics.credentials_failed(&route.config.name);
+            state.metrics.credentials_failed(route.metrics);
             Err(ProxyError::Credentials {
                 route: route.config.name.clone(),
                 source,
@@ -301,7 +302,7 @@ async fn send(
     };
     state
         .metrics
-        .upstream_latency(&target.route.config.name, started.elapsed());
+        .upstream_latency(target.route.metrics, started.elapsed());
     match result {
         Ok(resp) => Ok(resp),
         Err(SendFailure::Connect(e)) if is_timeout(&*e) => Err(ProxyError::UpstreamTimeout {

@@ -2,10 +2,10 @@
 //! exposition (written by hand: a few dozen series do not need a crate).
 //!
 //! Everything on the request path is a relaxed atomic add; per-route series live in a
-//! map built once from the configuration, so recording never allocates or locks. The
-//! admin listener ([`super::admin`]) serves [`Metrics::render`].
+//! table built once from the configuration and are found by [`RouteSlot`] (an index
+//! the route holds), so recording never allocates, locks or hashes. The admin listener
+//! ([`super::admin`]) serves [`Metrics::render`].
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
@@ -58,11 +58,16 @@ impl Rejection {
     }
 }
 
+/// Where a route's series are in [`Metrics`] (routes with the same name share one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RouteSlot(usize);
+
 /// Every metric of one proxy process.
 #[derive(Debug)]
 pub(crate) struct Metrics {
-    routes: HashMap<String, RouteMetrics>,
-    /// Route names in configuration order (stable output).
+    /// Per route, in configuration order (stable output); the last is [`NO_ROUTE`].
+    routes: Vec<RouteMetrics>,
+    /// The route names, index for index with `routes`.
     order: Vec<String>,
     sign_failures: [AtomicU64; SIGN_REASONS.len()],
     rejected: [AtomicU64; REJECT_REASONS.len()],
@@ -122,15 +127,18 @@ impl Drop for ConnectionGuard {
 }
 
 impl Metrics {
-    /// Metrics for the routes named `routes` (in order).
+    /// Metrics for the routes named `routes` (in order; a repeated name shares the
+    /// first one's series).
     pub(crate) fn new<'a>(routes: impl IntoIterator<Item = &'a str>) -> Self {
-        let mut order: Vec<String> = routes.into_iter().map(str::to_owned).collect();
+        let mut order: Vec<String> = Vec::new();
+        for r in routes {
+            if r != NO_ROUTE && !order.iter().any(|o| o == r) {
+                order.push(r.to_owned());
+            }
+        }
         order.push(NO_ROUTE.to_owned());
         Self {
-            routes: order
-                .iter()
-                .map(|r| (r.clone(), RouteMetrics::default()))
-                .collect(),
+            routes: order.iter().map(|_| RouteMetrics::default()).collect(),
             order,
             sign_failures: Default::default(),
             rejected: Default::default(),
@@ -140,8 +148,17 @@ impl Metrics {
         }
     }
 
-    fn route(&self, route: Option<&str>) -> Option<&RouteMetrics> {
-        self.routes.get(route.unwrap_or(NO_ROUTE))
+    /// The slot of the route named `name` (looked up once, when routes are built).
+    pub(crate) fn slot(&self, name: &str) -> Option<RouteSlot> {
+        self.order.iter().position(|o| o == name).map(RouteSlot)
+    }
+
+    /// A route's series; `None` is the [`NO_ROUTE`] series.
+    fn route(&self, slot: Option<RouteSlot>) -> Option<&RouteMetrics> {
+        match slot {
+            Some(RouteSlot(i)) => self.routes.get(i),
+            None => self.routes.last(),
+        }
     }
 
     /// The spool counters, for the body layer.
@@ -159,7 +176,7 @@ impl Metrics {
     /// Counts one finished request.
     pub(crate) fn request(
         &self,
-        route: Option<&str>,
+        route: Option<RouteSlot>,
         method: &Method,
         status: u16,
         bytes_in: u64,
@@ -177,7 +194,7 @@ impl Metrics {
     }
 
     /// Records the time the upstream took to answer (until its response headers).
-    pub(crate) fn upstream_latency(&self, route: &str, d: Duration) {
+    pub(crate) fn upstream_latency(&self, route: RouteSlot, d: Duration) {
         let Some(r) = self.route(Some(route)) else {
             return;
         };
@@ -213,7 +230,7 @@ impl Metrics {
 
     /// Notes the credentials a request got: a new set (first load or refresh) counts
     /// as a refresh. `id` is the address of the shared credentials.
-    pub(crate) fn credentials_ok(&self, route: &str, id: usize) {
+    pub(crate) fn credentials_ok(&self, route: RouteSlot, id: usize) {
         if let Some(r) = self.route(Some(route)) {
             if r.last_credentials.swap(id, Relaxed) != id {
                 r.credential_refreshes.fetch_add(1, Relaxed);
@@ -222,7 +239,7 @@ impl Metrics {
     }
 
     /// Counts a request that found no usable credentials.
-    pub(crate) fn credentials_failed(&self, route: &str) {
+    pub(crate) fn credentials_failed(&self, route: RouteSlot) {
         if let Some(r) = self.route(Some(route)) {
             r.credential_failures.fetch_add(1, Relaxed);
         }
@@ -239,8 +256,7 @@ impl Metrics {
             "counter",
             "Requests answered, by route, method and status class.",
         );
-        for name in &self.order {
-            let r = &self.routes[name];
+        for (name, r) in self.order.iter().zip(&self.routes) {
             for (m, method) in METHODS.iter().enumerate() {
                 for (c, class) in CLASSES.iter().enumerate() {
                     let n = r.requests[m][c].load(Relaxed);
@@ -284,8 +300,7 @@ impl Metrics {
             "histogram",
             "Time from sending the signed request until the upstream's response headers.",
         );
-        for name in &self.order {
-            let r = &self.routes[name];
+        for (name, r) in self.order.iter().zip(&self.routes) {
             let count = r.latency_count.load(Relaxed);
             if name == NO_ROUTE {
                 continue;
@@ -394,13 +409,8 @@ impl Metrics {
         value: impl Fn(&RouteMetrics) -> u64,
     ) {
         header(w, name, kind, help);
-        for route in &self.order {
-            let _ = writeln!(
-                w,
-                "{name}{{route=\"{}\"}} {}",
-                esc(route),
-                value(&self.routes[route])
-            );
+        for (route, r) in self.order.iter().zip(&self.routes) {
+            let _ = writeln!(w, "{name}{{route=\"{}\"}} {}", esc(route), value(r));
         }
     }
 }
@@ -422,9 +432,11 @@ mod tests {
 
     #[test]
     fn counts_show_up_in_the_exposition() {
-        let m = Arc::new(Metrics::new(["s3", "we\"ird"]));
-        m.request(Some("s3"), &Method::GET, 200, 0, 10);
-        m.request(Some("s3"), &Method::GET, 204, 0, 0);
+        let m = Arc::new(Metrics::new(["s3", "we\"ird", "s3"]));
+        let (s3, weird) = (m.slot("s3").expect("s3"), m.slot("we\"ird").expect("weird"));
+        assert_eq!(m.slot("nope"), None);
+        m.request(Some(s3), &Method::GET, 200, 0, 10);
+        m.request(Some(s3), &Method::GET, 204, 0, 0);
         m.request(
             None,
             &Method::from_bytes(b"BREW").expect("method"),
@@ -432,11 +444,11 @@ mod tests {
             3,
             4,
         );
-        m.upstream_latency("s3", Duration::from_millis(20));
-        m.credentials_ok("s3", 1);
-        m.credentials_ok("s3", 1);
-        m.credentials_ok("s3", 2);
-        m.credentials_failed("we\"ird");
+        m.upstream_latency(s3, Duration::from_millis(20));
+        m.credentials_ok(s3, 1);
+        m.credentials_ok(s3, 1);
+        m.credentials_ok(s3, 2);
+        m.credentials_failed(weird);
         m.sign_failure(&SignError::MissingHost);
         m.rejected(Rejection::HeadTooLarge);
         let c = m.connection_opened();

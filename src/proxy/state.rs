@@ -12,7 +12,7 @@ use http::HeaderValue;
 use tokio::net::TcpListener;
 
 use super::affinity::IdleConns;
-use super::metrics::Metrics;
+use super::metrics::{Metrics, RouteSlot};
 use super::upstream::{build_client, UpstreamClient};
 use super::ProxyError;
 use crate::config::{
@@ -66,6 +66,8 @@ pub(crate) struct RouteState {
     pub(crate) client: UpstreamClient,
     /// Idle HTTP/1.1 upstream connections for [`super::affinity`].
     pub(crate) h1: Arc<IdleConns>,
+    /// Where this route's series are in [`ProxyState::metrics`].
+    pub(crate) metrics: RouteSlot,
     /// Settings for the route's fixed service (reverse routes; forward routes with a
     /// `service`), computed once.
     fixed_settings: Option<SigningSettings>,
@@ -123,6 +125,12 @@ impl ProxyState {
     /// credentials yet (the first request does).
     pub fn new(config: &Config) -> Result<Self, ProxyError> {
         let connect_to = Arc::new(config.connect_to.clone());
+        let metrics = Arc::new(Metrics::new(
+            config
+                .listeners
+                .iter()
+                .flat_map(|l| l.routes.iter().map(|r| r.name.as_str())),
+        ));
         let mut listeners = Vec::with_capacity(config.listeners.len());
         for l in &config.listeners {
             let mut routes = Vec::with_capacity(l.routes.len());
@@ -133,6 +141,11 @@ impl ProxyState {
                 })?;
                 let (client, h1_connector) =
                     build_client(&r.extra_ca, connect_to.clone(), &config.upstream)?;
+                // invariant: `metrics` was built from these very route names.
+                let slot = metrics.slot(&r.name).ok_or_else(|| ProxyError::Setup {
+                    what: format!("route {}: metrics", r.name),
+                    source: "no metrics series for the route".into(),
+                })?;
                 routes.push(RouteState {
                     config: r.clone(),
                     name: Arc::from(r.name.as_str()),
@@ -141,6 +154,7 @@ impl ProxyState {
                     key_cache: SigningKeyCache::new(),
                     client,
                     h1: IdleConns::new(h1_connector, config.upstream.pool_idle_timeout),
+                    metrics: slot,
                     fixed_settings: r
                         .service
                         .as_deref()
@@ -154,11 +168,6 @@ impl ProxyState {
                 gateway: super::connect::ListenerGateway::new(l)?,
             });
         }
-        let metrics = Arc::new(Metrics::new(
-            listeners
-                .iter()
-                .flat_map(|l| l.routes.iter().map(|r| r.config.name.as_str())),
-        ));
         Ok(Self {
             listeners,
             body: config.body.clone(),
