@@ -354,7 +354,9 @@ enum Framing {
 /// Refuses bodies whose chunks the client signed itself: their chunk signatures chain
 /// to the client's own seed signature and cannot be kept under the proxy's.
 fn client_body_framing(headers: &http::HeaderMap) -> Result<Framing, ProxyError> {
-    match headers.get("x-amz-content-sha256").map(|v| v.as_bytes()) {
+    const CONTENT_SHA256: header::HeaderName =
+        header::HeaderName::from_static("x-amz-content-sha256");
+    match headers.get(CONTENT_SHA256).map(|v| v.as_bytes()) {
         Some(b"STREAMING-UNSIGNED-PAYLOAD-TRAILER") => Ok(Framing::UnsignedTrailer),
         Some(v) if v.starts_with(b"STREAMING-") => Err(ProxyError::BadRequest(format!(
             "the client signed its body in chunks (x-amz-content-sha256: {}); send unsigned requests (e.g. aws --no-sign-request) and let the proxy sign",

@@ -8,10 +8,11 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
-use http::HeaderValue;
+use http::{HeaderName, HeaderValue};
 
 /// The response header carrying the id. Any upstream `x-amz-request-id` is kept as is.
-pub(crate) const HEADER: &str = "x-sigv4-proxy-request-id";
+/// A `HeaderName` constant: inserting by `&str` parsed and allocated the name per request.
+pub(crate) const HEADER: HeaderName = HeaderName::from_static("x-sigv4-proxy-request-id");
 
 static COUNTER: AtomicU64 = AtomicU64::new(1);
 
