@@ -17,7 +17,7 @@ BENCH_PIDS=()
 # proxy signs every request exactly as it would for AWS.
 export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-AKIDEXAMPLE}"
 export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY}"
-PROXY_BIN="$REPO/target/release/sigv4-proxy"
+PROXY_BIN="${PROXY_BIN:-$REPO/target/release/sigv4-proxy}"
 UPSTREAM_BIN="$REPO/target/release/examples/bench_upstream"
 
 bench_cleanup() {
