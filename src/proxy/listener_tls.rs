@@ -36,7 +36,7 @@ pub(crate) async fn serve(
             return;
         }
     };
-    let state = service.state.clone();
+    let state = service.state().clone();
     let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
     if let Err(e) = watcher.watch(conn.into_owned()).await {
         super::server::connection_error(&state, peer, &*e);

@@ -118,13 +118,13 @@ async fn accept_loop(
         let _ = stream.set_nodelay(true);
         let activity = ConnActivity::new();
         let conn = Arc::<ConnState>::default();
-        let service = ConnService {
+        let service = ConnService(Arc::new(ConnShared {
             state: state.clone(),
             listener: id,
             peer,
             activity: activity.clone(),
             conn: conn.clone(),
-        };
+        }));
         let tls = state.listener(id).and_then(|l| l.gateway.tls.clone());
         let builder = builder.clone();
         let watcher = graceful.watcher();
@@ -142,7 +142,7 @@ async fn accept_loop(
                     }
                     // With upgrades: CONNECT tunnels (issue 6) take the connection over.
                     None => {
-                        let state = service.state.clone();
+                        let state = service.state().clone();
                         let http = builder
                             .serve_connection_with_upgrades(TokioIo::new(stream), service)
                             .into_owned();
@@ -241,15 +241,27 @@ fn answered_here(
     resp
 }
 
-/// The service of one client connection.
+/// The service of one client connection. One `Arc` of per-connection data, so a
+/// request clones one reference that only this connection touches (cloning the shared
+/// `ProxyState` per request bounced its reference count between the worker threads).
 #[derive(Debug, Clone)]
-pub(crate) struct ConnService {
-    pub(super) state: Arc<ProxyState>,
+pub(crate) struct ConnService(Arc<ConnShared>);
+
+#[derive(Debug)]
+struct ConnShared {
+    state: Arc<ProxyState>,
     listener: ListenerId,
     peer: SocketAddr,
     activity: Arc<ConnActivity>,
     /// What this client connection's requests share (upstream connection, timers).
     conn: Arc<ConnState>,
+}
+
+impl ConnService {
+    /// The proxy state the connection serves.
+    pub(super) fn state(&self) -> &Arc<ProxyState> {
+        &self.0.state
+    }
 }
 
 impl hyper::service::Service<Request<Incoming>> for ConnService {
@@ -258,8 +270,8 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
-        let this = self.clone();
-        let in_flight = self.activity.begin();
+        let this = self.0.clone();
+        let in_flight = this.activity.begin();
         Box::pin(async move {
             let Some(listener) = this.state.listener(this.listener) else {
                 // invariant: ListenerIds come from `bind`, over the same Config.
