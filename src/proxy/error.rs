@@ -100,6 +100,9 @@ pub enum ProxyError {
         /// The limit.
         timeout: Duration,
     },
+    /// One of the proxy's own tasks failed (it panicked): a bug, never the client's fault.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// Building the proxy from its configuration failed (credentials, TLS, binding).
     #[error("{what}")]
     Setup {

@@ -24,9 +24,10 @@ pub(crate) fn status_for(err: &ProxyError) -> StatusCode {
         ProxyError::UpstreamTimeout { .. } | ProxyError::RequestTimeout { .. } => {
             StatusCode::GATEWAY_TIMEOUT
         }
-        ProxyError::Sign(_) | ProxyError::Spool(_) | ProxyError::Setup { .. } => {
-            StatusCode::INTERNAL_SERVER_ERROR
-        }
+        ProxyError::Sign(_)
+        | ProxyError::Spool(_)
+        | ProxyError::Internal(_)
+        | ProxyError::Setup { .. } => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
