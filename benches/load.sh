@@ -26,6 +26,7 @@ WRK_THREADS="${WRK_THREADS:-2}"
 NGINX="${NGINX:-1}"
 FLOOR="${FLOOR:-1}"
 FLOOR_MODES="${FLOOR_MODES:-pool conn}"
+ROUNDS="${ROUNDS:-1}"
 export WRK_REPORT="$REPO/benches/wrk_report.lua"
 
 ensure_cmd wrk wrk
@@ -121,28 +122,43 @@ done
 
 log "running: ${#TARGETS[@]} upstream(s) x GET/POST x conns {$CONNS} x direct/proxy, ${WARMUP}s warm-up + ${DURATION}s each"
 printf '\n'
-printf 'load %s, %s cores, wrk %s threads, %ss per run (+%ss warm-up), proxy RUST_LOG=%s\n\n' \
-    "$(cut -d' ' -f1-3 /proc/loadavg)" "$(nproc)" "$WRK_THREADS" "$DURATION" "$WARMUP" "${PROXY_LOG:-warn}"
-printf '| upstream | request | conns | direct req/s | proxy req/s | proxy/direct | direct p50 ms | proxy p50 ms | added p50 ms | direct p99 ms | proxy p99 ms | upstream CPU µs/req | proxy CPU µs/req | errors (direct/proxy) |\n'
-printf '|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n'
+printf 'load %s, %s cores, wrk %s threads, %ss per run (+%ss warm-up), %s round(s) per row, proxy RUST_LOG=%s\n\n' \
+    "$(cut -d' ' -f1-3 /proc/loadavg)" "$(nproc)" "$WRK_THREADS" "$DURATION" "$WARMUP" "$ROUNDS" "${PROXY_LOG:-warn}"
+printf '| upstream | request | conns | direct req/s | proxy req/s | proxy/direct | direct p50 ms | proxy p50 ms | added p50 ms | direct p99 ms | proxy p99 ms | upstream CPU µs/req | proxy CPU µs/req | errors (direct/proxy) | over the rounds: proxy/direct, added p50 ms |\n'
+printf '|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n'
 for t in "${TARGETS[@]}"; do
     IFS='|' read -r name direct proxied upid ppid <<<"$t"
     for kind in GET POST; do
         if [ "$kind" = GET ]; then script="$REPO/benches/wrk_get.lua"; label="GET"; else script="$REPO/benches/wrk_post.lua"; label="POST 4 KiB"; fi
         for c in $CONNS; do
-            d="$(run_wrk "http://$direct" "$script" "$c" "$upid")"
-            p="$(run_wrk "http://$proxied" "$script" "$c" "$ppid")"
-            d_err=$(( $(field "$d" connect_err) + $(field "$d" read_err) + $(field "$d" write_err) + $(field "$d" timeout) + $(field "$d" non2xx) ))
-            p_err=$(( $(field "$p" connect_err) + $(field "$p" read_err) + $(field "$p" write_err) + $(field "$p" timeout) + $(field "$p" non2xx) ))
-            awk -v name="$name" -v label="$label" -v c="$c" \
-                -v drps="$(field "$d" rps)" -v prps="$(field "$p" rps)" \
-                -v d50="$(field "$d" p50_us)" -v p50="$(field "$p" p50_us)" \
-                -v d99="$(field "$d" p99_us)" -v p99="$(field "$p" p99_us)" \
-                -v ucpu="$(field "$d" cpu_us)" -v pcpu="$(field "$p" cpu_us)" \
-                -v derr="$d_err" -v perr="$p_err" 'BEGIN {
-                    printf "| %s | %s | %d | %.0f | %.0f | %.1f %% | %.3f | %.3f | %+.3f | %.3f | %.3f | %.1f | %.1f | %d / %d |\n",
-                        name, label, c, drps, prps, 100 * prps / drps,
-                        d50 / 1000, p50 / 1000, (p50 - d50) / 1000, d99 / 1000, p99 / 1000, ucpu, pcpu, derr, perr
+            rows=""
+            for _ in $(seq "$ROUNDS"); do
+                d="$(run_wrk "http://$direct" "$script" "$c" "$upid")"
+                p="$(run_wrk "http://$proxied" "$script" "$c" "$ppid")"
+                d_err=$(( $(field "$d" connect_err) + $(field "$d" read_err) + $(field "$d" write_err) + $(field "$d" timeout) + $(field "$d" non2xx) ))
+                p_err=$(( $(field "$p" connect_err) + $(field "$p" read_err) + $(field "$p" write_err) + $(field "$p" timeout) + $(field "$p" non2xx) ))
+                # One line per round: the sort key (ratio), the added p50, then the row.
+                rows+="$(awk -v name="$name" -v label="$label" -v c="$c" \
+                    -v drps="$(field "$d" rps)" -v prps="$(field "$p" rps)" \
+                    -v d50="$(field "$d" p50_us)" -v p50="$(field "$p" p50_us)" \
+                    -v d99="$(field "$d" p99_us)" -v p99="$(field "$p" p99_us)" \
+                    -v ucpu="$(field "$d" cpu_us)" -v pcpu="$(field "$p" cpu_us)" \
+                    -v derr="$d_err" -v perr="$p_err" 'BEGIN {
+                        printf "%.4f %.3f | %s | %s | %d | %.0f | %.0f | %.1f %% | %.3f | %.3f | %+.3f | %.3f | %.3f | %.1f | %.1f | %d / %d |\n",
+                            prps / drps, (p50 - d50) / 1000,
+                            name, label, c, drps, prps, 100 * prps / drps,
+                            d50 / 1000, p50 / 1000, (p50 - d50) / 1000, d99 / 1000, p99 / 1000, ucpu, pcpu, derr, perr
+                    }')"$'\n'
+            done
+            # The median round by ratio, and the range of ratio and added p50 over all.
+            printf '%s' "$rows" | sort -n | awk -v n="$ROUNDS" '
+                NF { r[++k] = $1; a[k] = $2; line[k] = $0 }
+                END {
+                    m = int((k + 1) / 2); sub(/^[^|]*/, "", line[m])
+                    amin = amax = a[1]
+                    for (i = 2; i <= k; i++) { if (a[i] < amin) amin = a[i]; if (a[i] > amax) amax = a[i] }
+                    if (n > 1) printf "%s median of %d: %.1f–%.1f %%, %+.3f to %+.3f |\n", line[m], k, 100 * r[1], 100 * r[k], amin, amax
+                    else printf "%s 1 round |\n", line[m]
                 }'
         done
     done
