@@ -1,6 +1,7 @@
 //! End-to-end (issue 5): the admin endpoints, graceful shutdown letting an in-flight
-//! request finish, credentials that cannot be refreshed (503, then recovery), and a
-//! client that disconnects mid-upload (no spool file left, nothing created upstream).
+//! request finish, credentials that cannot be refreshed (503, then recovery), a
+//! client that disconnects mid-upload (no spool file left, nothing created upstream),
+//! and an upload whose request times out (its body reader stops, its spool file closes).
 
 mod support;
 
@@ -459,4 +460,62 @@ region = "us-east-1"
     b.set_read_timeout(Some(Duration::from_secs(5)))
         .expect("timeout");
     assert!(read_some(&mut b).starts_with("HTTP/1.1 200"));
+}
+
+/// The body is read in a task of its own (`forward::read_body`): when its request ends
+/// first (here the request timeout, while the client is still connected and silent),
+/// that task must stop too and close its spool file, not wait for the rest of the body.
+#[test]
+fn a_timed_out_upload_stops_reading_and_closes_its_spool_file() {
+    let up = scripted_upstream();
+    let spool = tempfile::tempdir().expect("spool dir");
+    let config = format!(
+        r#"
+admin_listen = "127.0.0.1:0"
+[limits]
+request_timeout_ms = 1000
+[body]
+memory_threshold_bytes = 65536
+spool_dir = "{}"
+[[listeners]]
+name = "signed"
+listen = "127.0.0.1:0"
+[[listeners.routes]]
+upstream = "http://{up}"
+service = "s3"
+region = "us-east-1"
+"#,
+        spool.path().display()
+    );
+    let mut proxy = SigningProxy::start(&config, &keys());
+    let admin = admin_addr(&mut proxy);
+    let pid = proxy.process_mut().pid();
+
+    let mut s = TcpStream::connect(proxy.addr("signed")).expect("connect");
+    write!(
+        s,
+        "PUT /bucket/slow HTTP/1.1\r\nhost: up.local\r\ncontent-length: 50000000\r\n\r\n"
+    )
+    .expect("head");
+    s.write_all(&vec![b'x'; 1024 * 1024]).expect("body");
+    s.flush().expect("flush");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while open_files_under(pid, spool.path()).is_empty() {
+        assert!(Instant::now() < deadline, "no spool file was opened");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The client stays connected and sends nothing more; the request times out.
+    let line = proxy.wait_for_log("path=/bucket/slow");
+    assert!(line.contains("status=504"), "{line}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !open_files_under(pid, spool.path()).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the spool file is still open after the request ended"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (_, m) = get(admin, "/metrics");
+    assert_eq!(metric(&m, "sigv4_proxy_spool_files_open"), Some(0.0), "{m}");
+    drop(s);
 }
