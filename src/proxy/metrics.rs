@@ -232,7 +232,11 @@ impl Metrics {
     /// as a refresh. `id` is the address of the shared credentials.
     pub(crate) fn credentials_ok(&self, route: RouteSlot, id: usize) {
         if let Some(r) = self.route(Some(route)) {
-            if r.last_credentials.swap(id, Relaxed) != id {
+            // A plain load first: the same set on every request is the common case, and
+            // a read leaves the cache line shared between the worker threads where a
+            // swap would take it over each time.
+            if r.last_credentials.load(Relaxed) != id && r.last_credentials.swap(id, Relaxed) != id
+            {
                 r.credential_refreshes.fetch_add(1, Relaxed);
             }
         }
