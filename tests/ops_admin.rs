@@ -319,25 +319,50 @@ fn open_files_under(pid: u32, dir: &std::path::Path) -> Vec<String> {
         .collect()
 }
 
+/// Polls `done` until it holds; fails with `what` after `timeout`.
+fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A config with the admin listener and a spool directory (bodies over 64 KiB go to
+/// disk): `tables` (e.g. `[limits]`) and then `listeners`.
+fn spooling_config(spool: &std::path::Path, tables: &str, listeners: &str) -> String {
+    format!(
+        "admin_listen = \"127.0.0.1:0\"\n{tables}[body]\nmemory_threshold_bytes = 65536\nspool_dir = \"{}\"\n{listeners}",
+        spool.display()
+    )
+}
+
+/// A listener named `signed` with one signing S3 route to `upstream`.
+fn signed_listener(upstream: &str) -> String {
+    format!(
+        r#"[[listeners]]
+name = "signed"
+listen = "127.0.0.1:0"
+[[listeners.routes]]
+upstream = "{upstream}"
+service = "s3"
+region = "us-east-1"
+"#
+    )
+}
+
 #[test]
 fn client_disconnect_mid_upload_aborts_upstream_and_removes_the_spool_file() {
     let s3 = S3sFs::start("AKIDS3SOPS", "s3s-ops-secret");
     s3.aws(&["s3api", "create-bucket", "--bucket", "ops"])
         .assert_success();
     let spool = tempfile::tempdir().expect("spool dir");
-    let config = format!(
-        r#"
-admin_listen = "127.0.0.1:0"
-[body]
-memory_threshold_bytes = 65536
-spool_dir = "{}"
-[[listeners]]
-name = "signed"
-listen = "127.0.0.1:0"
-[[listeners.routes]]
-upstream = "{up}"
-service = "s3"
-region = "us-east-1"
+    let up = s3.endpoint();
+    let config = spooling_config(
+        spool.path(),
+        "",
+        &format!(
+            r#"{}
 [[listeners]]
 name = "unsigned"
 listen = "127.0.0.1:0"
@@ -347,8 +372,8 @@ service = "s3"
 region = "us-east-1"
 payload = "unsigned"
 "#,
-        spool.path().display(),
-        up = s3.endpoint()
+            signed_listener(up)
+        ),
     );
     let env = [
         ("AWS_ACCESS_KEY_ID", s3.access_key_id()),
@@ -368,20 +393,16 @@ payload = "unsigned"
     .expect("head");
     s.write_all(&vec![b'x'; 2 * 1024 * 1024]).expect("body");
     s.flush().expect("flush");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while open_files_under(pid, spool.path()).is_empty() {
-        assert!(Instant::now() < deadline, "no spool file was opened");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until("no spool file was opened", Duration::from_secs(10), || {
+        !open_files_under(pid, spool.path()).is_empty()
+    });
     let (_, m) = get(admin, "/metrics");
     assert_eq!(metric(&m, "sigv4_proxy_spool_files_open"), Some(1.0), "{m}");
     drop(s);
     proxy.wait_for_log("path=/ops/spooled");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !open_files_under(pid, spool.path()).is_empty() {
-        assert!(Instant::now() < deadline, "spool file still open");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until("spool file still open", Duration::from_secs(10), || {
+        open_files_under(pid, spool.path()).is_empty()
+    });
     let (_, m) = get(admin, "/metrics");
     assert_eq!(metric(&m, "sigv4_proxy_spool_files_open"), Some(0.0), "{m}");
     assert_eq!(
@@ -469,23 +490,10 @@ region = "us-east-1"
 fn a_timed_out_upload_stops_reading_and_closes_its_spool_file() {
     let up = scripted_upstream();
     let spool = tempfile::tempdir().expect("spool dir");
-    let config = format!(
-        r#"
-admin_listen = "127.0.0.1:0"
-[limits]
-request_timeout_ms = 1000
-[body]
-memory_threshold_bytes = 65536
-spool_dir = "{}"
-[[listeners]]
-name = "signed"
-listen = "127.0.0.1:0"
-[[listeners.routes]]
-upstream = "http://{up}"
-service = "s3"
-region = "us-east-1"
-"#,
-        spool.path().display()
+    let config = spooling_config(
+        spool.path(),
+        "[limits]\nrequest_timeout_ms = 1000\n",
+        &signed_listener(&format!("http://{up}")),
     );
     let mut proxy = SigningProxy::start(&config, &keys());
     let admin = admin_addr(&mut proxy);
@@ -499,22 +507,17 @@ region = "us-east-1"
     .expect("head");
     s.write_all(&vec![b'x'; 1024 * 1024]).expect("body");
     s.flush().expect("flush");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while open_files_under(pid, spool.path()).is_empty() {
-        assert!(Instant::now() < deadline, "no spool file was opened");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until("no spool file was opened", Duration::from_secs(10), || {
+        !open_files_under(pid, spool.path()).is_empty()
+    });
     // The client stays connected and sends nothing more; the request times out.
     let line = proxy.wait_for_log("path=/bucket/slow");
     assert!(line.contains("status=504"), "{line}");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !open_files_under(pid, spool.path()).is_empty() {
-        assert!(
-            Instant::now() < deadline,
-            "the spool file is still open after the request ended"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until(
+        "the spool file is still open after the request ended",
+        Duration::from_secs(5),
+        || open_files_under(pid, spool.path()).is_empty(),
+    );
     let (_, m) = get(admin, "/metrics");
     assert_eq!(metric(&m, "sigv4_proxy_spool_files_open"), Some(0.0), "{m}");
     drop(s);
