@@ -32,6 +32,7 @@ pub use infer::{infer_endpoint, InferError, InferredEndpoint};
 pub use key::v4a_public_key;
 pub use key_cache::SigningKeyCache;
 pub use output::SigningOutput;
+pub(crate) use output::X_AMZ_CONTENT_SHA256;
 pub use payload::{PayloadHash, PayloadHasher, EMPTY_PAYLOAD_SHA256, UNSIGNED_PAYLOAD};
 pub use request::SignableRequest;
 pub use settings::{

@@ -23,7 +23,7 @@ use super::state::{ListenerState, ProxyState, RouteState};
 use super::timers::TimerSlot;
 use super::ProxyError;
 use crate::config::PayloadMode;
-use crate::sigv4::{PayloadHash, EMPTY_PAYLOAD_SHA256};
+use crate::sigv4::{PayloadHash, EMPTY_PAYLOAD_SHA256, X_AMZ_CONTENT_SHA256};
 
 /// Proxies `req`, received on `listener`, and returns the response for the client
 /// (the upstream's, or an error). Writes one access-log line when the response ends.
@@ -379,9 +379,7 @@ enum Framing {
 /// Refuses bodies whose chunks the client signed itself: their chunk signatures chain
 /// to the client's own seed signature and cannot be kept under the proxy's.
 fn client_body_framing(headers: &http::HeaderMap) -> Result<Framing, ProxyError> {
-    const CONTENT_SHA256: header::HeaderName =
-        header::HeaderName::from_static("x-amz-content-sha256");
-    match headers.get(CONTENT_SHA256).map(|v| v.as_bytes()) {
+    match headers.get(X_AMZ_CONTENT_SHA256).map(|v| v.as_bytes()) {
         Some(b"STREAMING-UNSIGNED-PAYLOAD-TRAILER") => Ok(Framing::UnsignedTrailer),
         Some(v) if v.starts_with(b"STREAMING-") => Err(ProxyError::BadRequest(format!(
             "the client signed its body in chunks (x-amz-content-sha256: {}); send unsigned requests (e.g. aws --no-sign-request) and let the proxy sign",

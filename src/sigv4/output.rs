@@ -176,7 +176,8 @@ const SIGNER_OWNED_HEADERS: [http::HeaderName; 3] = [
 const X_AMZ_DATE: http::HeaderName = http::HeaderName::from_static("x-amz-date");
 const X_AMZ_SECURITY_TOKEN: http::HeaderName =
     http::HeaderName::from_static("x-amz-security-token");
-const X_AMZ_CONTENT_SHA256: http::HeaderName =
+/// `x-amz-content-sha256`, as a header name (also read by the proxy's framing check).
+pub(crate) const X_AMZ_CONTENT_SHA256: http::HeaderName =
     http::HeaderName::from_static("x-amz-content-sha256");
 const X_AMZ_REGION_SET: http::HeaderName = http::HeaderName::from_static("x-amz-region-set");
 
