@@ -224,14 +224,14 @@ async fn proxy(
 /// task being polled. tokio treats such a wake-up as a yield: it puts the task at the
 /// back of the queue and wakes a parked worker thread to steal it (`perf stat`: two
 /// `futex` calls per 4 KiB POST at one connection, none now). A task of its own is
-/// woken like any other. It is aborted if the request is dropped (client gone, timeout), which drops
-/// the body and removes any spool file.
+/// woken like any other. It is aborted if the request is dropped (client gone,
+/// timeout), which drops the body and removes any spool file.
 async fn read_body(
     state: &ProxyState,
     body: Incoming,
     declared: Option<u64>,
 ) -> Result<super::body::Hashed, ProxyError> {
-    let limits = state.body.clone();
+    let limits = std::sync::Arc::clone(&state.body);
     let stats = state.metrics.spool().clone();
     let task = tokio::spawn(async move { hash_and_buffer(body, declared, &limits, &stats).await });
     let _abort = AbortOnDrop(task.abort_handle());

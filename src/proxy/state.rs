@@ -26,7 +26,9 @@ use crate::sigv4::{SigningKeyCache, SigningSettings};
 #[derive(Debug)]
 pub struct ProxyState {
     pub(crate) listeners: Vec<ListenerState>,
-    pub(crate) body: BodyLimits,
+    /// Shared with the task that reads a request body (`forward::read_body`), so it
+    /// is not copied (spool path included) per request.
+    pub(crate) body: Arc<BodyLimits>,
     pub(crate) upstream: UpstreamSettings,
     /// Connection overrides, also for blind `CONNECT` tunnels.
     pub(crate) connect_to: Arc<crate::config::ConnectTo>,
@@ -170,7 +172,7 @@ impl ProxyState {
         }
         Ok(Self {
             listeners,
-            body: config.body.clone(),
+            body: Arc::new(config.body.clone()),
             upstream: config.upstream.clone(),
             connect_to,
             ops: config.ops.clone(),
