@@ -331,32 +331,20 @@ impl Metrics {
                 esc(name)
             );
         }
-        header(
+        per_reason(
             w,
             "sigv4_proxy_signing_failures_total",
-            "counter",
             "Requests the signer refused, by reason.",
+            &SIGN_REASONS,
+            &self.sign_failures,
         );
-        for (i, reason) in SIGN_REASONS.iter().enumerate() {
-            let _ = writeln!(
-                w,
-                "sigv4_proxy_signing_failures_total{{reason=\"{reason}\"}} {}",
-                self.sign_failures[i].load(Relaxed)
-            );
-        }
-        header(
+        per_reason(
             w,
             "sigv4_proxy_rejected_requests_total",
-            "counter",
             "Requests refused before routing (unparsable, head too large, head too slow), by reason.",
+            &REJECT_REASONS,
+            &self.rejected,
         );
-        for (i, reason) in REJECT_REASONS.iter().enumerate() {
-            let _ = writeln!(
-                w,
-                "sigv4_proxy_rejected_requests_total{{reason=\"{reason}\"}} {}",
-                self.rejected[i].load(Relaxed)
-            );
-        }
         header(
             w,
             "sigv4_proxy_active_connections",
@@ -416,6 +404,14 @@ impl Metrics {
         for (route, r) in self.order.iter().zip(&self.routes) {
             let _ = writeln!(w, "{name}{{route=\"{}\"}} {}", esc(route), value(r));
         }
+    }
+}
+
+/// A counter with one series per `reason` label, `counts` index for index.
+fn per_reason(w: &mut String, name: &str, help: &str, reasons: &[&str], counts: &[AtomicU64]) {
+    header(w, name, "counter", help);
+    for (reason, n) in reasons.iter().zip(counts) {
+        let _ = writeln!(w, "{name}{{reason=\"{reason}\"}} {}", n.load(Relaxed));
     }
 }
 
