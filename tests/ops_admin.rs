@@ -84,17 +84,8 @@ region = "us-east-1"
 fn graceful_shutdown_lets_an_in_flight_request_finish_and_exits_0() {
     let up = scripted_upstream();
     let config = format!(
-        r#"
-admin_listen = "127.0.0.1:0"
-shutdown_grace_seconds = 10
-[[listeners]]
-name = "rev"
-listen = "127.0.0.1:0"
-[[listeners.routes]]
-upstream = "http://{up}"
-service = "s3"
-region = "us-east-1"
-"#
+        "admin_listen = \"127.0.0.1:0\"\nshutdown_grace_seconds = 10\n{}",
+        s3_listener("rev", &format!("http://{up}"))
     );
     let mut proxy = SigningProxy::start(&config, &keys());
     let addr = proxy.addr("rev");
@@ -337,20 +328,6 @@ fn spooling_config(spool: &std::path::Path, tables: &str, listeners: &str) -> St
     )
 }
 
-/// A listener named `signed` with one signing S3 route to `upstream`.
-fn signed_listener(upstream: &str) -> String {
-    format!(
-        r#"[[listeners]]
-name = "signed"
-listen = "127.0.0.1:0"
-[[listeners.routes]]
-upstream = "{upstream}"
-service = "s3"
-region = "us-east-1"
-"#
-    )
-}
-
 #[test]
 fn client_disconnect_mid_upload_aborts_upstream_and_removes_the_spool_file() {
     let s3 = S3sFs::start("AKIDS3SOPS", "s3s-ops-secret");
@@ -372,7 +349,7 @@ service = "s3"
 region = "us-east-1"
 payload = "unsigned"
 "#,
-            signed_listener(up)
+            s3_listener("signed", up)
         ),
     );
     let env = [
@@ -442,14 +419,8 @@ fn idle_keep_alive_connections_are_closed_and_the_connection_cap_queues_clients(
 idle_timeout_ms = 500
 header_read_timeout_ms = 10000
 max_connections = 1
-[[listeners]]
-name = "rev"
-listen = "127.0.0.1:0"
-[[listeners.routes]]
-upstream = "http://{up}"
-service = "s3"
-region = "us-east-1"
-"#
+{}"#,
+        s3_listener("rev", &format!("http://{up}"))
     );
     let proxy = SigningProxy::start(&config, &keys());
     let addr = proxy.addr("rev");
@@ -493,7 +464,7 @@ fn a_timed_out_upload_stops_reading_and_closes_its_spool_file() {
     let config = spooling_config(
         spool.path(),
         "[limits]\nrequest_timeout_ms = 1000\n",
-        &signed_listener(&format!("http://{up}")),
+        &s3_listener("signed", &format!("http://{up}")),
     );
     let mut proxy = SigningProxy::start(&config, &keys());
     let admin = admin_addr(&mut proxy);

@@ -128,18 +128,7 @@ fn request_and_response_timeouts_hold_for_every_request_on_a_connection() {
             "request did not complete within",
         ),
     ] {
-        let config = format!(
-            r#"
-{limit}
-[[listeners]]
-name = "rev"
-listen = "127.0.0.1:0"
-[[listeners.routes]]
-upstream = "http://{up}"
-service = "s3"
-region = "us-east-1"
-"#
-        );
+        let config = format!("{limit}\n{}", s3_listener("rev", &format!("http://{up}")));
         let proxy = SigningProxy::start(
             &config,
             &[

@@ -74,8 +74,8 @@ pub(crate) use moto::{
     Moto, MotoOptions, TemporaryCredentials, DEFAULT_TLS_HOSTNAMES, MOTO_ACCOUNT_ID,
 };
 pub(crate) use ops::{
-    admin_addr, get, metric, raw_exchange, read_request, recording_upstream, scripted_upstream,
-    status_of,
+    admin_addr, get, metric, raw_exchange, read_request, recording_upstream, s3_listener,
+    scripted_upstream, status_of,
 };
 pub(crate) use process::{
     find_socket_addr, free_port, proxy_bin, spawn_on_free_port, tail, ChildGuard, Ready,

@@ -170,3 +170,18 @@ pub(crate) fn metric(text: &str, series: &str) -> Option<f64> {
         (name == series).then(|| v.parse().ok())?
     })
 }
+
+/// Config text for a reverse listener `name` with one signing S3 route (us-east-1) to
+/// `upstream` (a URL).
+pub(crate) fn s3_listener(name: &str, upstream: &str) -> String {
+    format!(
+        r#"[[listeners]]
+name = "{name}"
+listen = "127.0.0.1:0"
+[[listeners.routes]]
+upstream = "{upstream}"
+service = "s3"
+region = "us-east-1"
+"#
+    )
+}
