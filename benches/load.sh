@@ -14,7 +14,11 @@
 # also examples/forward_floor, a bare hyper forwarder, in front of bench_upstream: the
 # floor for any hyper-based proxy on this machine; 0 = skip), FLOOR_MODES ("pool conn":
 # forward_floor with hyper-util's pool, and with one upstream connection per client
-# connection as the proxy's affinity does; "intask" drives it in the client's task).
+# connection as the proxy's affinity does), ROUNDS (1: each direct/proxy pair is
+# measured ROUNDS times back to back and the round with the median proxy/direct ratio
+# is shown, with the range over all rounds in the last column; on this shared 2-core
+# machine one run swings by 15 % or more), PROXY_BIN (the proxy binary to measure,
+# default the release build).
 # Everything runs on 127.0.0.1 and is stopped on exit.
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"

@@ -6,17 +6,13 @@
 //! ```sh
 //! cargo run --release --example forward_floor -- pool 127.0.0.1:9000
 //! # modes: pool (hyper-util's pooled client) | conn (one upstream connection per
-//! # client connection, driven by its own task) | intask (the same, driven inside the
-//! # client connection's task); prints: listening on http://127.0.0.1:PORT
+//! # client connection, driven by its own task); prints: listening on http://127.0.0.1:PORT
 //! ```
 
 #![allow(clippy::unwrap_used)] // A measuring tool: a panic is the error report.
 
 use std::convert::Infallible;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use hyper::body::Incoming;
 use hyper::Request;
@@ -46,8 +42,6 @@ fn main() {
             tokio::spawn(async move {
                 if mode == "conn" {
                     serve_with_own_connection(stream, &upstream).await;
-                } else if mode == "intask" {
-                    serve_in_task(stream, &upstream).await;
                 } else {
                     serve_pooled(stream, client, upstream).await;
                 }
@@ -93,86 +87,4 @@ async fn serve_with_own_connection(stream: TcpStream, up: &str) {
     let _ = hyper::server::conn::http1::Builder::new()
         .serve_connection(TokioIo::new(stream), service)
         .await;
-}
-
-type BoxConn = Pin<Box<dyn Future<Output = hyper::Result<()>> + Send>>;
-type Slot = Arc<std::sync::Mutex<Option<BoxConn>>>;
-
-/// Polls the upstream connection once, from whichever future is being polled.
-fn drive(slot: &Slot, cx: &mut Context<'_>) {
-    let mut g = slot.lock().unwrap();
-    if let Some(c) = g.as_mut() {
-        if c.as_mut().poll(cx).is_ready() {
-            *g = None;
-        }
-    }
-}
-
-/// One upstream connection for the client connection's life, polled by the request
-/// future and the response body in the client connection's own task.
-async fn serve_in_task(stream: TcpStream, up: &str) {
-    let upstream = TcpStream::connect(up).await.unwrap();
-    let _ = upstream.set_nodelay(true);
-    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(upstream))
-        .await
-        .unwrap();
-    let slot: Slot = Arc::new(std::sync::Mutex::new(Some(Box::pin(conn))));
-    let sender = Arc::new(tokio::sync::Mutex::new(sender));
-    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-        let (sender, slot) = (sender.clone(), slot.clone());
-        async move {
-            let mut s = sender.lock().await;
-            std::future::poll_fn(|cx| {
-                drive(&slot, cx);
-                s.poll_ready(cx)
-            })
-            .await
-            .unwrap();
-            let mut fut = std::pin::pin!(s.send_request(req));
-            let resp = std::future::poll_fn(|cx| {
-                if let Poll::Ready(r) = fut.as_mut().poll(cx) {
-                    return Poll::Ready(r);
-                }
-                drive(&slot, cx);
-                fut.as_mut().poll(cx)
-            })
-            .await
-            .unwrap();
-            Ok::<_, Infallible>(resp.map(|inner| DrivenBody { inner, slot }))
-        }
-    });
-    let _ = hyper::server::conn::http1::Builder::new()
-        .serve_connection(TokioIo::new(stream), service)
-        .await;
-}
-
-/// The upstream response body; polling it drives the connection it arrives on.
-struct DrivenBody {
-    inner: Incoming,
-    slot: Slot,
-}
-
-impl hyper::body::Body for DrivenBody {
-    type Data = hyper::body::Bytes;
-    type Error = hyper::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
-        let this = self.get_mut();
-        if let Poll::Ready(f) = Pin::new(&mut this.inner).poll_frame(cx) {
-            return Poll::Ready(f);
-        }
-        drive(&this.slot, cx);
-        Pin::new(&mut this.inner).poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> hyper::body::SizeHint {
-        self.inner.size_hint()
-    }
 }
