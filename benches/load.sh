@@ -132,7 +132,7 @@ printf '| upstream | request | conns | direct req/s | proxy req/s | proxy/direct
 printf '|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n'
 for t in "${TARGETS[@]}"; do
     IFS='|' read -r name direct proxied upid ppid <<<"$t"
-    for kind in GET POST; do
+    for kind in ${KINDS:-GET POST}; do
         if [ "$kind" = GET ]; then script="$REPO/benches/wrk_get.lua"; label="GET"; else script="$REPO/benches/wrk_post.lua"; label="POST 4 KiB"; fi
         for c in $CONNS; do
             rows=""

@@ -26,6 +26,9 @@ fn main() {
         eprintln!("usage: forward_floor pool|conn UPSTREAM_HOST:PORT");
         std::process::exit(2);
     };
+    if let Some(inner) = mode.strip_prefix("tpc-") {
+        return thread_per_core(inner.to_owned(), upstream);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -33,6 +36,40 @@ fn main() {
     runtime.block_on(async move {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         println!("listening on http://{}", listener.local_addr().unwrap());
+        accept_loop(listener, mode, upstream).await;
+    });
+}
+
+/// One current-thread runtime per core, all accepting on one listening socket, so a
+/// request and its upstream connection stay on one thread.
+fn thread_per_core(mode: String, upstream: String) {
+    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    std_listener.set_nonblocking(true).unwrap();
+    println!("listening on http://{}", std_listener.local_addr().unwrap());
+    let n = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let threads: Vec<_> = (0..n)
+        .map(|_| {
+            let listener = std_listener.try_clone().unwrap();
+            let (mode, upstream) = (mode.clone(), upstream.clone());
+            std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                runtime.block_on(async move {
+                    let listener = TcpListener::from_std(listener).unwrap();
+                    accept_loop(listener, mode, upstream).await;
+                });
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+}
+
+async fn accept_loop(listener: TcpListener, mode: String, upstream: String) {
+    {
         let client: Client<HttpConnector, Incoming> =
             Client::builder(TokioExecutor::new()).build(HttpConnector::new());
         loop {
@@ -47,7 +84,7 @@ fn main() {
                 }
             });
         }
-    });
+    }
 }
 
 /// Every request through hyper-util's pooled client.
