@@ -45,6 +45,7 @@ mod state;
 mod timers;
 mod tunnel;
 mod upstream;
+mod workers;
 
 pub use admin::{bind_admin, serve_admin};
 pub use error::{BoxError, ProxyError};

@@ -86,7 +86,10 @@ pub(crate) fn run(args: ServeArgs) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     init_tracing(config.ops.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    // Client connections are served on worker threads of their own (`worker_threads`,
+    // see `proxy::run`); this runtime only runs signals, the admin listener and
+    // background credential checks.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

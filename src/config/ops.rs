@@ -20,6 +20,8 @@ const MIN_MAX_HEADER_BYTES: u64 = 8192;
 const DEFAULT_HEADER_READ_TIMEOUT_MS: u64 = 30_000;
 const DEFAULT_IDLE_TIMEOUT_MS: u64 = 120_000;
 const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 900_000;
+/// A sanity bound: more serving threads than this is a typo, not a machine.
+const MAX_WORKER_THREADS: u64 = 1024;
 
 /// The `[limits]` table: client-side limits and timeouts.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -86,6 +88,9 @@ pub struct Operations {
     pub idle_timeout: Duration,
     /// Time until the response headers go back to the client.
     pub request_timeout: Duration,
+    /// Threads serving client connections, each with its own runtime (default: one
+    /// per CPU the process may use).
+    pub worker_threads: usize,
 }
 
 impl Default for Operations {
@@ -99,8 +104,14 @@ impl Default for Operations {
             header_read_timeout: Duration::from_millis(DEFAULT_HEADER_READ_TIMEOUT_MS),
             idle_timeout: Duration::from_millis(DEFAULT_IDLE_TIMEOUT_MS),
             request_timeout: Duration::from_millis(DEFAULT_REQUEST_TIMEOUT_MS),
+            worker_threads: default_worker_threads(),
         }
     }
+}
+
+/// One worker thread per CPU the process may use (cgroup quotas included).
+fn default_worker_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }
 
 /// The top-level keys this module owns, as read from the file.
@@ -109,6 +120,7 @@ pub(crate) struct RawOps<'a> {
     pub(crate) admin_listen: Option<&'a str>,
     pub(crate) shutdown_grace_seconds: Option<u64>,
     pub(crate) log_format: Option<&'a str>,
+    pub(crate) worker_threads: Option<u64>,
     pub(crate) limits: &'a RawLimits,
 }
 
@@ -179,6 +191,18 @@ pub(crate) fn validate(
             l.request_timeout_ms,
             DEFAULT_REQUEST_TIMEOUT_MS,
         )?,
+        worker_threads: match raw.worker_threads {
+            None => d.worker_threads,
+            Some(0) => return Err(invalid("worker_threads", "must be greater than 0")),
+            Some(n) if n > MAX_WORKER_THREADS => {
+                return Err(invalid(
+                    "worker_threads",
+                    &format!("must be at most {MAX_WORKER_THREADS}"),
+                ))
+            }
+            // invariant: at most MAX_WORKER_THREADS, which fits any usize.
+            Some(n) => usize::try_from(n).unwrap_or(1),
+        },
     })
 }
 
@@ -206,12 +230,22 @@ mod tests {
             admin_listen: None,
             shutdown_grace_seconds: None,
             log_format: None,
+            worker_threads: None,
             limits: &limits,
         };
         let ops = run(raw).expect("defaults");
         assert_eq!(ops.admin_listen, None);
         assert_eq!(ops.shutdown_grace, Duration::from_secs(30));
         assert_eq!(ops.log_format, LogFormat::Text);
+        assert!(ops.worker_threads >= 1);
+        for bad in [0, 5000] {
+            let e = run(RawOps {
+                worker_threads: Some(bad),
+                ..raw
+            })
+            .expect_err("out of range");
+            assert!(e.contains("worker_threads"), "{e}");
+        }
         let e = run(RawOps {
             log_format: Some("xml"),
             ..raw
@@ -241,9 +275,11 @@ mod tests {
         let ok = run(RawOps {
             admin_listen: Some("127.0.0.1:9090"),
             log_format: Some("json"),
+            worker_threads: Some(3),
             ..raw
         })
         .expect("ok");
+        assert_eq!(ok.worker_threads, 3);
         assert_eq!(ops.max_connections, 10_240);
         assert_eq!(
             ok.admin_listen,

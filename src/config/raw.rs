@@ -32,6 +32,8 @@ pub struct RawConfig {
     pub shutdown_grace_seconds: Option<u64>,
     /// `"text"` (default) or `"json"`.
     pub log_format: Option<String>,
+    /// Threads serving client connections (default: one per CPU).
+    pub worker_threads: Option<u64>,
     /// `[limits]`: client connection limits and timeouts.
     #[serde(default)]
     pub limits: super::RawLimits,

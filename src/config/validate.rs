@@ -67,6 +67,7 @@ impl Config {
                     admin_listen: raw.admin_listen.as_deref(),
                     shutdown_grace_seconds: raw.shutdown_grace_seconds,
                     log_format: raw.log_format.as_deref(),
+                    worker_threads: raw.worker_threads,
                     limits: &raw.limits,
                 },
                 &|key, message| v.err(key, message),

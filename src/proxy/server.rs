@@ -1,5 +1,6 @@
-//! The accept loop: one task per listener, one hyper-util `auto` connection per client
-//! (HTTP/1.1 with keep-alive, or HTTP/2 with prior knowledge), graceful shutdown.
+//! The accept loops: one task per listener on each worker thread ([`super::workers`]),
+//! one hyper-util `auto` connection per client (HTTP/1.1 with keep-alive, or HTTP/2
+//! with prior knowledge), graceful shutdown.
 //!
 //! [`ConnService`] is the per-connection service. It is a struct on purpose: limits,
 //! timeouts and metrics (issue 5) and a TLS acceptor or CONNECT handling (issue 6) go
@@ -29,6 +30,7 @@ use super::limits::{ConnActivity, GuardedBody};
 use super::metrics::Rejection;
 use super::request_id::RequestId;
 use super::state::{ListenerId, ListenerState, ProxyState};
+use super::workers::Workers;
 
 /// Serves `listeners` until `shutdown` completes, then stops accepting, lets in-flight
 /// requests finish (up to a grace period) and returns.
@@ -44,14 +46,53 @@ pub async fn run(
     let mut tasks = JoinSet::new();
     // One cap for all listeners: it protects the process (file descriptors, memory).
     let slots = Arc::new(Semaphore::new(state.ops.max_connections));
+    let workers = match Workers::start(state.ops.worker_threads) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot start worker threads; serving on the caller's runtime");
+            None
+        }
+    };
     for (listener, id) in listeners {
-        tasks.spawn(accept_loop(
-            listener,
-            id,
-            state.clone(),
-            slots.clone(),
-            stop_rx.clone(),
-        ));
+        let Some(workers) = &workers else {
+            tasks.spawn(accept_loop(
+                listener,
+                id,
+                state.clone(),
+                slots.clone(),
+                stop_rx.clone(),
+            ));
+            continue;
+        };
+        // Every worker accepts on the same socket, registered with its own runtime.
+        let shared = match listener.into_std() {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!(listener = id.0, error = %e, "cannot hand the listener to the workers; it is closed");
+                continue;
+            }
+        };
+        for handle in workers.handles() {
+            let own = match shared.try_clone() {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::warn!(listener = id.0, error = %e, "a worker cannot share the listener; the others serve it");
+                    continue;
+                }
+            };
+            let (state, slots, stop) = (state.clone(), slots.clone(), stop_rx.clone());
+            tasks.spawn_on(
+                async move {
+                    match TcpListener::from_std(own) {
+                        Ok(l) => accept_loop(l, id, state, slots, stop).await,
+                        Err(e) => {
+                            tracing::warn!(listener = id.0, error = %e, "a worker cannot register the listener; the others serve it");
+                        }
+                    }
+                },
+                handle,
+            );
+        }
     }
     state.serving.store(true, Ordering::Relaxed);
     shutdown.await;
@@ -65,6 +106,9 @@ pub async fn run(
     // Listeners and intercepted tunnels drain side by side, each within the grace.
     let listeners = async { while tasks.join_next().await.is_some() {} };
     tokio::join!(listeners, state.tunnels.drain(state.ops.shutdown_grace));
+    if let Some(w) = workers {
+        w.stop().await;
+    }
 }
 
 /// A client connection without a request for this long gives its pinned upstream
