@@ -1,7 +1,8 @@
 //! End-to-end: which upstream connection carries each request (`proxy::affinity`).
 //! A keep-alive client's requests share one upstream connection; the next client
 //! reuses it once the first is gone; an upstream that closes its side gets a new
-//! connection and the client never sees the close.
+//! connection and the client never sees the close. With several worker threads,
+//! clients share connections across workers without one connection per client.
 
 mod support;
 
@@ -46,9 +47,13 @@ fn numbering_upstream() -> (SocketAddr, mpsc::Receiver<(usize, String)>) {
     (addr, rx)
 }
 
-fn start(upstream: SocketAddr) -> SigningProxy {
+/// The proxy in front of `upstream`, serving on `workers` threads. The tests of which
+/// connection a request takes use one: with several, a new client connection lands
+/// on any worker, and each worker prefers the idle connections it drives itself.
+fn start(upstream: SocketAddr, workers: usize) -> SigningProxy {
     let config = format!(
         r#"
+worker_threads = {workers}
 [[listeners]]
 name = "rev"
 listen = "127.0.0.1:0"
@@ -92,7 +97,7 @@ fn seen(rx: &mpsc::Receiver<(usize, String)>, n: usize) -> Vec<(usize, String)> 
 #[test]
 fn keep_alive_clients_reuse_their_upstream_connection_and_survive_upstream_closes() {
     let (up, rx) = numbering_upstream();
-    let proxy = start(up);
+    let proxy = start(up, 1);
 
     // One client connection, three requests: one upstream connection.
     fetch(&proxy, &["/a", "/b", "/c"]);
@@ -130,7 +135,7 @@ fn keep_alive_clients_reuse_their_upstream_connection_and_survive_upstream_close
 #[test]
 fn concurrent_clients_get_separate_upstream_connections() {
     let (up, rx) = numbering_upstream();
-    let proxy = start(up);
+    let proxy = start(up, 1);
     let paths: Vec<String> = (0..20).map(|i| format!("/c{i}")).collect();
     let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
     std::thread::scope(|s| {
@@ -154,7 +159,7 @@ fn concurrent_clients_get_separate_upstream_connections() {
 #[test]
 fn a_quiet_client_hands_its_upstream_connection_back() {
     let (up, rx) = numbering_upstream();
-    let proxy = start(up);
+    let proxy = start(up, 1);
     let get = |conn: &mut BufReader<std::net::TcpStream>, path: &str| {
         conn.get_mut()
             .write_all(format!("GET {path} HTTP/1.1\r\nhost: s3.local\r\n\r\n").as_bytes())
@@ -180,4 +185,28 @@ fn a_quiet_client_hands_its_upstream_connection_back() {
     // A's next request still works (on the connection B left, or a new one).
     get(&mut a, "/a2");
     assert_eq!(seen(&rx, 1)[0].1, "/a2");
+}
+
+#[test]
+fn clients_on_several_workers_share_a_connection_per_worker() {
+    let (up, rx) = numbering_upstream();
+    let proxy = start(up, 2);
+    // One request per client connection, one client after the other. Each lands on
+    // either worker. A worker without an idle connection of its own borrows the other
+    // worker's and opens one of its own in the background for the next client.
+    let mut conns = Vec::new();
+    for i in 0..8 {
+        fetch(&proxy, &[&format!("/w{i}")]);
+        let got = seen(&rx, 1);
+        assert_eq!(got[0].1, format!("/w{i}"));
+        conns.push(got[0].0);
+        // Let the proxy see the client go, so its connection is idle for the next.
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    conns.sort_unstable();
+    conns.dedup();
+    assert!(
+        (1..=2).contains(&conns.len()),
+        "expected at most one upstream connection per worker, saw {conns:?}"
+    );
 }

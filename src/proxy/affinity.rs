@@ -8,11 +8,18 @@
 //! client connection ends its upstream connection goes to the route's idle list
 //! ([`IdleConns`]), so short-lived clients still reuse upstream (TLS) connections.
 //!
+//! With several worker threads ([`super::workers`]) every connection has a home: the
+//! worker whose runtime drives its I/O. Requests take connections homed on their own
+//! worker first. A client on a worker with none borrows another worker's idle one (no
+//! handshake on its path), and one homed on its own worker is opened in the
+//! background, which its next request moves to.
+//!
 //! An upstream that picks HTTP/2 by ALPN gets one shared, multiplexed connection per
 //! upstream instead (kept in [`IdleConns`] too). Only HTTP/1.x client requests take
 //! this path; HTTP/2 clients use the shared pooled client
 //! ([`super::upstream::UpstreamClient`]).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -36,7 +43,7 @@ type H2Sender = http2::SendRequest<TrackedBody>;
 
 /// A new connection: HTTP/1.1, or HTTP/2 when the upstream chose it by ALPN.
 enum NewConn {
-    H1(Sender),
+    H1(Sender, Home),
     H2(H2Sender),
 }
 
@@ -52,7 +59,19 @@ pub(crate) enum SendError {
 struct Idle {
     key: Arc<str>,
     sender: Sender,
+    home: Home,
     since: Instant,
+}
+
+/// The runtime whose thread drives a connection's I/O task. With one runtime per
+/// worker thread ([`super::workers`]), a request sent on a connection homed on another
+/// worker crosses threads twice (a wake-up each way), so idle connections are handed
+/// out to requests on their own worker first.
+type Home = Option<tokio::runtime::Id>;
+
+/// The runtime the calling task runs on.
+fn here() -> Home {
+    tokio::runtime::Handle::try_current().ok().map(|h| h.id())
 }
 
 /// A route's idle HTTP/1.1 upstream connections, and how to open new ones.
@@ -62,6 +81,8 @@ pub(crate) struct IdleConns {
     /// One shared connection per upstream that speaks HTTP/2.
     h2: Mutex<Vec<(Arc<str>, H2Sender)>>,
     idle_timeout: Duration,
+    /// A background connect for [`IdleConns::warm`] is under way.
+    warming: AtomicBool,
 }
 
 impl std::fmt::Debug for IdleConns {
@@ -84,6 +105,7 @@ impl IdleConns {
             idle: Mutex::new(Vec::new()),
             h2: Mutex::new(Vec::new()),
             idle_timeout,
+            warming: AtomicBool::new(false),
         })
     }
 
@@ -91,19 +113,44 @@ impl IdleConns {
         self.idle.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The most recently used idle connection to `key` that is still usable.
-    fn take(&self, key: &str) -> Option<Sender> {
+    /// The most recently used idle connection to `key` that is still usable: one
+    /// homed on `here` if there is one, else (unless `local_only`) any.
+    fn take(&self, key: &str, here: Home, local_only: bool) -> Option<(Sender, Home)> {
         let mut idle = self.lock();
         let now = Instant::now();
         idle.retain(|i| !i.sender.is_closed() && now.duration_since(i.since) < self.idle_timeout);
-        let pos = idle
-            .iter()
-            .rposition(|i| &*i.key == key && i.sender.is_ready())?;
-        Some(idle.swap_remove(pos).sender)
+        let usable = |i: &Idle| &*i.key == key && i.sender.is_ready();
+        let local = idle.iter().rposition(|i| i.home == here && usable(i));
+        let pos = match local {
+            Some(p) => p,
+            None if local_only => return None,
+            None => idle.iter().rposition(usable)?,
+        };
+        let i = idle.swap_remove(pos);
+        Some((i.sender, i.home))
     }
 
-    /// Keeps `sender` for reuse, if it is still open.
-    fn put(&self, key: Arc<str>, sender: Sender) {
+    /// Opens a connection to `uri` on the caller's runtime in the background and keeps
+    /// it idle under `key`, for a request that had to borrow another worker's: that
+    /// client's next request then finds a local one. One at a time per route.
+    fn warm(self: &Arc<Self>, uri: Uri, key: Arc<str>) {
+        if self.warming.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let pool = self.clone();
+        tokio::spawn(async move {
+            match pool.connect(&uri, &key).await {
+                Ok(NewConn::H1(sender, home)) => pool.put(key, sender, home),
+                // Now shared in the HTTP/2 list, which every worker uses.
+                Ok(NewConn::H2(_)) => {}
+                Err(e) => tracing::debug!(error = ?e, "opening a local upstream connection failed"),
+            }
+            pool.warming.store(false, Ordering::Release);
+        });
+    }
+
+    /// Keeps `sender` (driven on `home`) for reuse, if it is still open.
+    fn put(&self, key: Arc<str>, sender: Sender, home: Home) {
         if sender.is_closed() {
             return;
         }
@@ -114,6 +161,7 @@ impl IdleConns {
         idle.push(Idle {
             key,
             sender,
+            home,
             since: Instant::now(),
         });
     }
@@ -153,11 +201,11 @@ impl IdleConns {
             .await
             .map_err(|e| SendError::Connect(e.into()))?;
         drive(conn);
-        Ok(NewConn::H1(sender))
+        Ok(NewConn::H1(sender, here()))
     }
 }
 
-/// Runs a connection's I/O task until either side closes it.
+/// Runs a connection's I/O task on the caller's runtime until either side closes it.
 fn drive<C>(conn: C)
 where
     C: std::future::Future<Output = Result<(), hyper::Error>> + Send + 'static,
@@ -178,6 +226,7 @@ struct Held {
     pool: Arc<IdleConns>,
     key: Arc<str>,
     sender: Sender,
+    home: Home,
 }
 
 impl std::fmt::Debug for Pinned {
@@ -198,31 +247,41 @@ impl Pinned {
     pub(crate) fn release(&self) {
         let held = self.lock().take();
         if let Some(h) = held {
-            h.pool.put(h.key, h.sender);
+            h.pool.put(h.key, h.sender, h.home);
         }
     }
 
-    /// The pinned connection if it goes to `key` on `pool` and can take a request now.
-    /// Any other pinned connection goes back to its route's idle list.
-    fn take(&self, pool: &Arc<IdleConns>, key: &str) -> Option<Sender> {
+    /// The pinned connection if it goes to `key` on `pool` and can take a request now,
+    /// unless it is homed on another worker and `pool` has an idle one homed `here`.
+    /// Any connection not returned goes back to its route's idle list.
+    fn take(&self, pool: &Arc<IdleConns>, key: &str, here: Home) -> Option<(Sender, Home)> {
         let held = self.lock().take()?;
         if Arc::ptr_eq(&held.pool, pool) && &*held.key == key && held.sender.is_ready() {
-            return Some(held.sender);
+            if held.home == here {
+                return Some((held.sender, held.home));
+            }
+            let local = pool.take(key, here, true);
+            if local.is_none() {
+                return Some((held.sender, held.home));
+            }
+            held.pool.put(held.key, held.sender, held.home);
+            return local;
         }
-        held.pool.put(held.key, held.sender);
+        held.pool.put(held.key, held.sender, held.home);
         None
     }
 
     /// Pins `sender`; a connection pinned meanwhile (by a concurrent request) goes
     /// back to its idle list.
-    fn pin(&self, pool: &Arc<IdleConns>, key: Arc<str>, sender: Sender) {
+    fn pin(&self, pool: &Arc<IdleConns>, key: Arc<str>, sender: Sender, home: Home) {
         let old = self.lock().replace(Held {
             pool: pool.clone(),
             key,
             sender,
+            home,
         });
         if let Some(h) = old {
-            h.pool.put(h.key, h.sender);
+            h.pool.put(h.key, h.sender, h.home);
         }
     }
 }
@@ -246,12 +305,15 @@ pub(crate) async fn send(
         return h2.send_request(req).await.map_err(SendError::Send);
     }
     let uri = req.uri().clone();
-    let reused = pinned.take(pool, &key).or_else(|| pool.take(&key));
+    let here = here();
+    let reused = pinned
+        .take(pool, &key, here)
+        .or_else(|| pool.take(&key, here, false));
     let is_reused = reused.is_some();
-    let mut sender = match reused {
+    let (mut sender, mut home) = match reused {
         Some(s) => s,
         None => match Box::pin(pool.connect(&uri, &key)).await? {
-            NewConn::H1(s) => s,
+            NewConn::H1(s, home) => (s, home),
             // HTTP/2 keeps the absolute URI (its :scheme and :authority).
             NewConn::H2(mut h2) => return h2.send_request(req).await.map_err(SendError::Send),
         },
@@ -264,8 +326,8 @@ pub(crate) async fn send(
             // Not sent: the kept connection was closed under us (the upstream's
             // keep-alive ended). Nothing reached the upstream, so a retry is safe.
             Some(mut req) if is_reused => match Box::pin(pool.connect(&uri, &key)).await? {
-                NewConn::H1(s) => {
-                    sender = s;
+                NewConn::H1(s, h) => {
+                    (sender, home) = (s, h);
                     sender.send_request(req).await.map_err(SendError::Send)?
                 }
                 NewConn::H2(mut h2) => {
@@ -276,7 +338,10 @@ pub(crate) async fn send(
             _ => return Err(SendError::Send(e.into_error())),
         },
     };
-    pinned.pin(pool, key, sender);
+    if home != here {
+        pool.warm(uri, key.clone());
+    }
+    pinned.pin(pool, key, sender, home);
     Ok(resp)
 }
 
@@ -284,4 +349,116 @@ pub(crate) async fn send(
 fn origin_form(uri: &Uri) -> Uri {
     uri.path_and_query()
         .map_or_else(|| Uri::from_static("/"), |pq| Uri::from(pq.clone()))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // Tests: a panic is the failure report.
+mod tests {
+    use super::*;
+    use crate::config::{ConnectTo, UpstreamSettings};
+    use crate::proxy::body::{Progress, RequestBody};
+    use crate::proxy::workers::Workers;
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    /// An HTTP/1.1 upstream that answers every request with the number of the
+    /// connection it came on (1, 2, ...).
+    async fn numbering_upstream() -> std::net::SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            for n in 1.. {
+                let (stream, _) = listener.accept().await.unwrap();
+                tokio::spawn(async move {
+                    let (r, mut w) = stream.into_split();
+                    let mut lines = BufReader::new(r).lines();
+                    while let Ok(Some(line)) = lines.next_line().await {
+                        if line.is_empty() {
+                            let body = n.to_string();
+                            let head = format!(
+                                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n",
+                                body.len()
+                            );
+                            let _ = w.write_all(format!("{head}{body}").as_bytes()).await;
+                        }
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    /// Sends a GET through `pinned` and returns the upstream connection number.
+    async fn conn_number(
+        pinned: &Pinned,
+        pool: &Arc<IdleConns>,
+        up: std::net::SocketAddr,
+    ) -> String {
+        let body = TrackedBody::new(RequestBody::Empty, Progress::new());
+        let req = Request::get(format!("http://{up}/")).body(body).unwrap();
+        let key: Arc<str> = format!("http://{up}").into();
+        let resp = send(pinned, pool, key, req)
+            .await
+            .map_err(|e| format!("{e:?}"))
+            .unwrap();
+        let bytes = http_body_util::BodyExt::collect(resp.into_body())
+            .await
+            .unwrap();
+        String::from_utf8(bytes.to_bytes().to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_worker_borrows_another_workers_connection_then_uses_its_own() {
+        let up = numbering_upstream().await;
+        let settings = UpstreamSettings {
+            connect_timeout: Duration::from_secs(5),
+            response_timeout: Duration::from_secs(5),
+            pool_idle_timeout: Duration::from_secs(60),
+        };
+        let (_, connector) =
+            super::super::upstream::build_client(&[], Arc::new(ConnectTo::default()), &settings)
+                .unwrap();
+        let pool = IdleConns::new(connector, Duration::from_secs(60));
+        let workers = Workers::start(2).unwrap();
+        let [w0, w1] = workers.handles() else {
+            panic!("two workers")
+        };
+
+        // A client on worker 0 opens connection 1; when it goes, 1 is idle.
+        let p = pool.clone();
+        let first = w0
+            .spawn(async move { conn_number(&Pinned::default(), &p, up).await })
+            .await
+            .unwrap();
+        assert_eq!(first, "1");
+
+        // A client on worker 1 has no connection of its own: it borrows 1, and a
+        // connection driven by worker 1 is opened in the background.
+        let p = pool.clone();
+        let (borrowed, next, again) = w1
+            .spawn(async move {
+                let pinned = Pinned::default();
+                let borrowed = conn_number(&pinned, &p, up).await;
+                for _ in 0..500 {
+                    if p.lock().iter().any(|i| i.home == here()) {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                // Its next requests leave the borrowed connection for the local one.
+                let next = conn_number(&pinned, &p, up).await;
+                let again = conn_number(&pinned, &p, up).await;
+                (borrowed, next, again)
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            (borrowed.as_str(), next.as_str(), again.as_str()),
+            ("1", "2", "2")
+        );
+        // Both are idle now (the client on worker 1 is gone), each with its home.
+        let homes: Vec<Home> = pool.lock().iter().map(|i| i.home).collect();
+        assert_eq!(homes.len(), 2);
+        assert!(homes.contains(&Some(w0.id())) && homes.contains(&Some(w1.id())));
+        workers.stop().await;
+    }
 }
