@@ -12,9 +12,11 @@
 # connection, as wrk requires), NGINX (1 = also nginx as upstream, 0 = skip; default
 # 1), PROXY_LOG (the proxy's RUST_LOG, default warn), UPSTREAM_THREADS (2), FLOOR (1 =
 # also examples/forward_floor, a bare hyper forwarder, in front of bench_upstream: the
-# floor for any hyper-based proxy on this machine; 0 = skip), FLOOR_MODES ("pool conn":
-# forward_floor with hyper-util's pool, and with one upstream connection per client
-# connection as the proxy's affinity does), ROUNDS (1: each direct/proxy pair is
+# floor for any hyper-based proxy on this machine; 0 = skip), FLOOR_MODES ("conn
+# tpc-conn": forward_floor with one upstream connection per client connection, as the
+# proxy's affinity does, on tokio's work-stealing runtime and on one current-thread
+# runtime per core as the proxy's workers; also "pool" and "tpc-pool" with hyper-util's
+# pooled client), KINDS ("GET POST": which requests to run), ROUNDS (1: each direct/proxy pair is
 # measured ROUNDS times back to back and the round with the median proxy/direct ratio
 # is shown, with the range over all rounds in the last column; on this shared 2-core
 # machine one run swings by 15 % or more), PROXY_BIN (the proxy binary to measure,
@@ -29,7 +31,8 @@ CONNS="${CONNS:-1 64}"
 WRK_THREADS="${WRK_THREADS:-2}"
 NGINX="${NGINX:-1}"
 FLOOR="${FLOOR:-1}"
-FLOOR_MODES="${FLOOR_MODES:-pool conn}"
+FLOOR_MODES="${FLOOR_MODES:-conn tpc-conn}"
+KINDS="${KINDS:-GET POST}"
 ROUNDS="${ROUNDS:-1}"
 export WRK_REPORT="$REPO/benches/wrk_report.lua"
 
@@ -132,7 +135,7 @@ printf '| upstream | request | conns | direct req/s | proxy req/s | proxy/direct
 printf '|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n'
 for t in "${TARGETS[@]}"; do
     IFS='|' read -r name direct proxied upid ppid <<<"$t"
-    for kind in ${KINDS:-GET POST}; do
+    for kind in $KINDS; do
         if [ "$kind" = GET ]; then script="$REPO/benches/wrk_get.lua"; label="GET"; else script="$REPO/benches/wrk_post.lua"; label="POST 4 KiB"; fi
         for c in $CONNS; do
             rows=""

@@ -36,7 +36,10 @@ use super::workers::Workers;
 /// requests finish (up to a grace period) and returns.
 ///
 /// The caller binds the listeners (see [`super::bind`]; tests use `127.0.0.1:0`), so
-/// the addresses are known before serving starts.
+/// the addresses are known before serving starts. Connections are served on
+/// `worker_threads` threads of their own, each with its own runtime
+/// ([`super::workers`]); the caller's runtime waits for `shutdown` and the drain. Only
+/// if those threads cannot be started are connections served on the caller's runtime.
 pub async fn run(
     listeners: Vec<(TcpListener, ListenerId)>,
     state: Arc<ProxyState>,
