@@ -43,7 +43,7 @@ type H2Sender = http2::SendRequest<TrackedBody>;
 
 /// A new connection: HTTP/1.1, or HTTP/2 when the upstream chose it by ALPN.
 enum NewConn {
-    H1(Sender, Home),
+    H1(Conn),
     H2(H2Sender),
 }
 
@@ -56,10 +56,15 @@ pub(crate) enum SendError {
     Send(hyper::Error),
 }
 
-struct Idle {
-    key: Arc<str>,
+/// An HTTP/1.1 upstream connection and the worker that drives it.
+struct Conn {
     sender: Sender,
     home: Home,
+}
+
+struct Idle {
+    key: Arc<str>,
+    conn: Conn,
     since: Instant,
 }
 
@@ -115,19 +120,20 @@ impl IdleConns {
 
     /// The most recently used idle connection to `key` that is still usable: one
     /// homed on `here` if there is one, else (unless `local_only`) any.
-    fn take(&self, key: &str, here: Home, local_only: bool) -> Option<(Sender, Home)> {
+    fn take(&self, key: &str, here: Home, local_only: bool) -> Option<Conn> {
         let mut idle = self.lock();
         let now = Instant::now();
-        idle.retain(|i| !i.sender.is_closed() && now.duration_since(i.since) < self.idle_timeout);
-        let usable = |i: &Idle| &*i.key == key && i.sender.is_ready();
-        let local = idle.iter().rposition(|i| i.home == here && usable(i));
+        idle.retain(|i| {
+            !i.conn.sender.is_closed() && now.duration_since(i.since) < self.idle_timeout
+        });
+        let usable = |i: &Idle| &*i.key == key && i.conn.sender.is_ready();
+        let local = idle.iter().rposition(|i| i.conn.home == here && usable(i));
         let pos = match local {
             Some(p) => p,
             None if local_only => return None,
             None => idle.iter().rposition(usable)?,
         };
-        let i = idle.swap_remove(pos);
-        Some((i.sender, i.home))
+        Some(idle.swap_remove(pos).conn)
     }
 
     /// Opens a connection to `uri` on the caller's runtime in the background and keeps
@@ -140,7 +146,7 @@ impl IdleConns {
         let pool = self.clone();
         tokio::spawn(async move {
             match pool.connect(&uri, &key).await {
-                Ok(NewConn::H1(sender, home)) => pool.put(key, sender, home),
+                Ok(NewConn::H1(conn)) => pool.put(key, conn),
                 // Now shared in the HTTP/2 list, which every worker uses.
                 Ok(NewConn::H2(_)) => {}
                 Err(e) => tracing::debug!(error = ?e, "opening a local upstream connection failed"),
@@ -149,9 +155,9 @@ impl IdleConns {
         });
     }
 
-    /// Keeps `sender` (driven on `home`) for reuse, if it is still open.
-    fn put(&self, key: Arc<str>, sender: Sender, home: Home) {
-        if sender.is_closed() {
+    /// Keeps `conn` for reuse, if it is still open.
+    fn put(&self, key: Arc<str>, conn: Conn) {
+        if conn.sender.is_closed() {
             return;
         }
         let mut idle = self.lock();
@@ -160,8 +166,7 @@ impl IdleConns {
         }
         idle.push(Idle {
             key,
-            sender,
-            home,
+            conn,
             since: Instant::now(),
         });
     }
@@ -201,7 +206,10 @@ impl IdleConns {
             .await
             .map_err(|e| SendError::Connect(e.into()))?;
         drive(conn);
-        Ok(NewConn::H1(sender, here()))
+        Ok(NewConn::H1(Conn {
+            sender,
+            home: here(),
+        }))
     }
 }
 
@@ -219,14 +227,27 @@ where
 
 /// The upstream connection a client connection's last request used. Dropping it (when
 /// the client connection ends) hands the connection to its route's idle list.
-#[derive(Default)]
-pub(crate) struct Pinned(Mutex<Option<Held>>);
+pub(crate) struct Pinned {
+    held: Mutex<Option<Held>>,
+    /// The client connection's worker: read once, when it is accepted (a connection
+    /// never moves to another worker), not per request.
+    here: Home,
+}
+
+impl Default for Pinned {
+    /// Nothing pinned yet, for a client connection served on the calling runtime.
+    fn default() -> Self {
+        Self {
+            held: Mutex::new(None),
+            here: here(),
+        }
+    }
+}
 
 struct Held {
     pool: Arc<IdleConns>,
     key: Arc<str>,
-    sender: Sender,
-    home: Home,
+    conn: Conn,
 }
 
 impl std::fmt::Debug for Pinned {
@@ -238,7 +259,7 @@ impl std::fmt::Debug for Pinned {
 
 impl Pinned {
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<Held>> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+        self.held.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Hands the pinned connection to its route's idle list (the client connection
@@ -247,41 +268,39 @@ impl Pinned {
     pub(crate) fn release(&self) {
         let held = self.lock().take();
         if let Some(h) = held {
-            h.pool.put(h.key, h.sender, h.home);
+            h.pool.put(h.key, h.conn);
         }
     }
 
     /// The pinned connection if it goes to `key` on `pool` and can take a request now,
     /// unless it is homed on another worker and `pool` has an idle one homed `here`.
     /// Any connection not returned goes back to its route's idle list.
-    fn take(&self, pool: &Arc<IdleConns>, key: &str, here: Home) -> Option<(Sender, Home)> {
+    fn take(&self, pool: &Arc<IdleConns>, key: &str) -> Option<Conn> {
         let held = self.lock().take()?;
-        if Arc::ptr_eq(&held.pool, pool) && &*held.key == key && held.sender.is_ready() {
-            if held.home == here {
-                return Some((held.sender, held.home));
+        if Arc::ptr_eq(&held.pool, pool) && &*held.key == key && held.conn.sender.is_ready() {
+            if held.conn.home == self.here {
+                return Some(held.conn);
             }
-            let local = pool.take(key, here, true);
-            if local.is_none() {
-                return Some((held.sender, held.home));
-            }
-            held.pool.put(held.key, held.sender, held.home);
-            return local;
+            let Some(local) = pool.take(key, self.here, true) else {
+                return Some(held.conn);
+            };
+            held.pool.put(held.key, held.conn);
+            return Some(local);
         }
-        held.pool.put(held.key, held.sender, held.home);
+        held.pool.put(held.key, held.conn);
         None
     }
 
-    /// Pins `sender`; a connection pinned meanwhile (by a concurrent request) goes
+    /// Pins `conn`; a connection pinned meanwhile (by a concurrent request) goes
     /// back to its idle list.
-    fn pin(&self, pool: &Arc<IdleConns>, key: Arc<str>, sender: Sender, home: Home) {
+    fn pin(&self, pool: &Arc<IdleConns>, key: Arc<str>, conn: Conn) {
         let old = self.lock().replace(Held {
             pool: pool.clone(),
             key,
-            sender,
-            home,
+            conn,
         });
         if let Some(h) = old {
-            h.pool.put(h.key, h.sender, h.home);
+            h.pool.put(h.key, h.conn);
         }
     }
 }
@@ -305,30 +324,32 @@ pub(crate) async fn send(
         return h2.send_request(req).await.map_err(SendError::Send);
     }
     let uri = req.uri().clone();
-    let here = here();
     let reused = pinned
-        .take(pool, &key, here)
-        .or_else(|| pool.take(&key, here, false));
+        .take(pool, &key)
+        .or_else(|| pool.take(&key, pinned.here, false));
     let is_reused = reused.is_some();
-    let (mut sender, mut home) = match reused {
-        Some(s) => s,
+    let mut conn = match reused {
+        Some(c) => c,
         None => match Box::pin(pool.connect(&uri, &key)).await? {
-            NewConn::H1(s, home) => (s, home),
+            NewConn::H1(c) => c,
             // HTTP/2 keeps the absolute URI (its :scheme and :authority).
             NewConn::H2(mut h2) => return h2.send_request(req).await.map_err(SendError::Send),
         },
     };
     // HTTP/1.1 to an origin server: the request line carries only the path and query.
     *req.uri_mut() = origin_form(&uri);
-    let resp = match sender.try_send_request(req).await {
+    let resp = match conn.sender.try_send_request(req).await {
         Ok(resp) => resp,
         Err(mut e) => match e.take_message() {
             // Not sent: the kept connection was closed under us (the upstream's
             // keep-alive ended). Nothing reached the upstream, so a retry is safe.
             Some(mut req) if is_reused => match Box::pin(pool.connect(&uri, &key)).await? {
-                NewConn::H1(s, h) => {
-                    (sender, home) = (s, h);
-                    sender.send_request(req).await.map_err(SendError::Send)?
+                NewConn::H1(c) => {
+                    conn = c;
+                    conn.sender
+                        .send_request(req)
+                        .await
+                        .map_err(SendError::Send)?
                 }
                 NewConn::H2(mut h2) => {
                     *req.uri_mut() = uri;
@@ -338,10 +359,10 @@ pub(crate) async fn send(
             _ => return Err(SendError::Send(e.into_error())),
         },
     };
-    if home != here {
+    if conn.home != pinned.here {
         pool.warm(uri, key.clone());
     }
-    pinned.pin(pool, key, sender, home);
+    pinned.pin(pool, key, conn);
     Ok(resp)
 }
 
@@ -439,7 +460,7 @@ mod tests {
                 let pinned = Pinned::default();
                 let borrowed = conn_number(&pinned, &p, up).await;
                 for _ in 0..500 {
-                    if p.lock().iter().any(|i| i.home == here()) {
+                    if p.lock().iter().any(|i| i.conn.home == here()) {
                         break;
                     }
                     tokio::time::sleep(Duration::from_millis(10)).await;
@@ -456,7 +477,7 @@ mod tests {
             ("1", "2", "2")
         );
         // Both are idle now (the client on worker 1 is gone), each with its home.
-        let homes: Vec<Home> = pool.lock().iter().map(|i| i.home).collect();
+        let homes: Vec<Home> = pool.lock().iter().map(|i| i.conn.home).collect();
         assert_eq!(homes.len(), 2);
         assert!(homes.contains(&Some(w0.id())) && homes.contains(&Some(w1.id())));
         workers.stop().await;
