@@ -6,7 +6,9 @@
 //! ```sh
 //! cargo run --release --example forward_floor -- pool 127.0.0.1:9000
 //! # modes: pool (hyper-util's pooled client) | conn (one upstream connection per
-//! # client connection, driven by its own task); prints: listening on http://127.0.0.1:PORT
+//! # client connection, driven by its own task), on tokio's work-stealing runtime;
+//! # tpc-pool | tpc-conn: the same on one current-thread runtime per core, as the
+//! # proxy's workers; prints: listening on http://127.0.0.1:PORT
 //! ```
 
 #![allow(clippy::unwrap_used)] // A measuring tool: a panic is the error report.
@@ -23,7 +25,7 @@ use tokio::net::{TcpListener, TcpStream};
 fn main() {
     let mut args = std::env::args().skip(1);
     let (Some(mode), Some(upstream)) = (args.next(), args.next()) else {
-        eprintln!("usage: forward_floor pool|conn UPSTREAM_HOST:PORT");
+        eprintln!("usage: forward_floor [tpc-]pool|[tpc-]conn UPSTREAM_HOST:PORT");
         std::process::exit(2);
     };
     if let Some(inner) = mode.strip_prefix("tpc-") {
@@ -68,22 +70,22 @@ fn thread_per_core(mode: String, upstream: String) {
     }
 }
 
+/// Serves every connection `listener` accepts, in `mode` (`pool` or `conn`), on the
+/// calling runtime.
 async fn accept_loop(listener: TcpListener, mode: String, upstream: String) {
-    {
-        let client: Client<HttpConnector, Incoming> =
-            Client::builder(TokioExecutor::new()).build(HttpConnector::new());
-        loop {
-            let (stream, _) = listener.accept().await.unwrap();
-            let _ = stream.set_nodelay(true);
-            let (client, upstream, mode) = (client.clone(), upstream.clone(), mode.clone());
-            tokio::spawn(async move {
-                if mode == "conn" {
-                    serve_with_own_connection(stream, &upstream).await;
-                } else {
-                    serve_pooled(stream, client, upstream).await;
-                }
-            });
-        }
+    let client: Client<HttpConnector, Incoming> =
+        Client::builder(TokioExecutor::new()).build(HttpConnector::new());
+    loop {
+        let (stream, _) = listener.accept().await.unwrap();
+        let _ = stream.set_nodelay(true);
+        let (client, upstream, mode) = (client.clone(), upstream.clone(), mode.clone());
+        tokio::spawn(async move {
+            if mode == "conn" {
+                serve_with_own_connection(stream, &upstream).await;
+            } else {
+                serve_pooled(stream, client, upstream).await;
+            }
+        });
     }
 }
 
