@@ -413,6 +413,34 @@ fn check_config_reports_file_key_and_problem() {
         "{err}"
     );
 
+    // `--worker-threads` overrides the file and is validated like it.
+    let out = Command::new(proxy_bin())
+        .args([
+            "serve",
+            "--check-config",
+            "--worker-threads",
+            "3",
+            "--config",
+        ])
+        .arg(&creds)
+        .env("SIGV4_PROXY_TEST_UNSET", "AKID")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("\nworker threads: 3\n"), "{stdout}");
+    let out = Command::new(proxy_bin())
+        .args(["serve", "--check-config", "--worker-threads", "0"])
+        .args(["--upstream", "https://s3.us-east-1.amazonaws.com"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("<command line>: worker_threads: must be greater than 0"),
+        "{err}"
+    );
+
     // The shipped example is valid.
     let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml");
     let out = Command::new(proxy_bin())

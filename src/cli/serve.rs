@@ -52,6 +52,10 @@ pub struct ServeArgs {
     /// Log format: text (default) or json; overrides `log_format` in the file.
     #[arg(long, value_name = "FORMAT")]
     pub log_format: Option<String>,
+    /// Threads serving client connections (default: one per CPU); overrides
+    /// `worker_threads` in the file.
+    #[arg(long, value_name = "N")]
+    pub worker_threads: Option<u64>,
     /// Validate the configuration, print a summary and exit.
     #[arg(long)]
     pub check_config: bool,
@@ -74,6 +78,7 @@ pub(crate) fn run(args: ServeArgs) -> ExitCode {
         // Write errors (a closed pipe, e.g. `| head`) are not worth a panic here.
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{}: configuration OK", config.source.display());
+        let _ = writeln!(out, "worker threads: {}", config.ops.worker_threads);
         if let Some(a) = config.ops.admin_listen {
             let _ = writeln!(out, "admin endpoints on {a}");
         }
@@ -305,8 +310,11 @@ fn load(args: &ServeArgs) -> Result<Config, ConfigError> {
     Config::from_raw(raw, &path)
 }
 
-/// `--admin-listen` and `--log-format` replace the file's values.
+/// `--admin-listen`, `--log-format` and `--worker-threads` replace the file's values.
 fn apply_ops_flags(args: &ServeArgs, raw: &mut RawConfig) {
+    if let Some(n) = args.worker_threads {
+        raw.worker_threads = Some(n);
+    }
     if let Some(a) = &args.admin_listen {
         raw.admin_listen = Some(a.clone());
     }
