@@ -161,7 +161,7 @@ async fn proxy(
     let settings = route.signing_settings(&target.service);
     let output = sign_request(
         &parts.method,
-        &target.path_and_query,
+        target.path_and_query.as_str(),
         &mut headers,
         payload,
         &SignWith {

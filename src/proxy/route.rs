@@ -12,7 +12,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use http::request::Parts;
-use http::uri::{Authority, Scheme};
+use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{HeaderValue, Uri};
 
 use super::state::{ListenerState, ReverseUpstream, RouteState};
@@ -29,8 +29,9 @@ pub(crate) struct Target<'a> {
     /// Lower-case, IPv6 without brackets.
     pub(crate) host: Cow<'a, str>,
     pub(crate) port: u16,
-    /// Exactly what is sent upstream (and signed).
-    pub(crate) path_and_query: String,
+    /// Exactly what is sent upstream (and signed). Without a base path this is the
+    /// client's own, shared with its URI rather than copied and parsed again.
+    pub(crate) path_and_query: PathAndQuery,
     pub(crate) service: Cow<'a, str>,
     pub(crate) region: Cow<'a, str>,
     /// A reverse route's precomputed upstream forms.
@@ -86,11 +87,11 @@ impl Target<'_> {
                 ProxyError::BadRequest(format!("cannot build the upstream URI: {e}"))
             })?,
         };
-        Uri::builder()
-            .scheme(scheme)
-            .authority(authority)
-            .path_and_query(self.path_and_query.as_str())
-            .build()
+        let mut parts = http::uri::Parts::default();
+        parts.scheme = Some(scheme);
+        parts.authority = Some(authority);
+        parts.path_and_query = Some(self.path_and_query.clone());
+        Uri::from_parts(parts)
             .map_err(|e| ProxyError::BadRequest(format!("cannot build the upstream URI: {e}")))
     }
 }
@@ -108,11 +109,14 @@ fn request_authority(parts: &Parts) -> Result<Option<Authority>, ProxyError> {
     }
 }
 
-fn bare_host(a: &Authority) -> String {
-    a.host()
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_ascii_lowercase()
+/// The host without IPv6 brackets, lower-case (copied only when it is not already).
+fn bare_host(a: &Authority) -> Cow<'_, str> {
+    let h = a.host().trim_start_matches('[').trim_end_matches(']');
+    if h.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(h.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(h)
+    }
 }
 
 /// Finds the route and upstream of a request on `listener`.
@@ -122,28 +126,32 @@ pub(crate) fn resolve<'a>(
 ) -> Result<Target<'a>, ProxyError> {
     let authority = request_authority(parts)?;
     let host = authority.as_ref().map(bare_host).unwrap_or_default();
-    let pq = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
-    if !pq.starts_with('/') {
+    let pq = match parts.uri.path_and_query() {
+        Some(pq) => pq.clone(),
+        None => PathAndQuery::from_static("/"),
+    };
+    if !pq.as_str().starts_with('/') {
         return Err(ProxyError::BadRequest(format!(
-            "request target {pq:?} is not a path"
+            "request target {:?} is not a path",
+            pq.as_str()
         )));
     }
     match listener.mode {
-        ListenerMode::Reverse => resolve_reverse(listener, host, pq, parts.uri.path()),
+        ListenerMode::Reverse => resolve_reverse(listener, &host, pq),
         ListenerMode::Forward => {
             let client_tls = parts.uri.scheme() == Some(&http::uri::Scheme::HTTPS);
             let port = authority.as_ref().and_then(Authority::port_u16);
-            resolve_forward(listener, host, port, client_tls, pq)
+            resolve_forward(listener, host.into_owned(), port, client_tls, pq)
         }
     }
 }
 
 fn resolve_reverse<'a>(
     listener: &'a ListenerState,
-    host: String,
-    pq: &str,
-    path: &str,
+    host: &str,
+    pq: PathAndQuery,
 ) -> Result<Target<'a>, ProxyError> {
+    let path = pq.path();
     let mut best: Option<(&RouteState, &UpstreamUrl, (bool, usize))> = None;
     for r in &listener.routes {
         let RouteTarget::Reverse {
@@ -165,13 +173,19 @@ fn resolve_reverse<'a>(
     }
     let Some((route, upstream, _)) = best else {
         return Err(ProxyError::NoRoute {
-            host,
+            host: host.to_owned(),
             path: path.to_owned(),
         });
     };
-    let mut path_and_query = String::with_capacity(upstream.base_path.len() + pq.len());
-    path_and_query.push_str(&upstream.base_path);
-    path_and_query.push_str(pq);
+    let path_and_query = if upstream.base_path.is_empty() {
+        pq
+    } else {
+        let mut joined = String::with_capacity(upstream.base_path.len() + pq.as_str().len());
+        joined.push_str(&upstream.base_path);
+        joined.push_str(pq.as_str());
+        PathAndQuery::try_from(joined)
+            .map_err(|e| ProxyError::BadRequest(format!("cannot build the upstream path: {e}")))?
+    };
     Ok(Target {
         route,
         tls: upstream.tls,
@@ -190,7 +204,7 @@ fn resolve_forward<'a>(
     host: String,
     port: Option<u16>,
     client_tls: bool,
-    pq: &str,
+    pq: PathAndQuery,
 ) -> Result<Target<'a>, ProxyError> {
     if host.is_empty() {
         return Err(ProxyError::BadRequest(
@@ -231,7 +245,7 @@ fn resolve_forward<'a>(
         tls,
         host: Cow::Owned(host),
         port,
-        path_and_query: pq.to_owned(),
+        path_and_query: pq,
         service,
         region,
         fixed: None,
