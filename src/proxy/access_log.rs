@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use http::uri::PathAndQuery;
 use http::Method;
 
 use super::metrics::{Metrics, RouteSlot};
@@ -16,7 +17,7 @@ use super::request_id::RequestId;
 pub(crate) struct AccessLog {
     pub(crate) listener: Arc<str>,
     pub(crate) method: Method,
-    pub(crate) path: String,
+    pub(crate) path: LogPath,
     pub(crate) route: Option<Arc<str>>,
     /// The route's metrics series (none: the request matched no route).
     pub(crate) route_slot: Option<RouteSlot>,
@@ -35,11 +36,11 @@ pub(crate) struct AccessLog {
 
 impl AccessLog {
     /// A record for a request that just arrived.
-    pub(crate) fn new(listener: Arc<str>, method: Method, path: &str, id: RequestId) -> Self {
+    pub(crate) fn new(listener: Arc<str>, method: Method, path: LogPath, id: RequestId) -> Self {
         Self {
             listener,
             method,
-            path: path.to_owned(),
+            path,
             route: None,
             route_slot: None,
             upstream: None,
@@ -51,6 +52,25 @@ impl AccessLog {
             request_id: id,
             metrics: None,
             started: Instant::now(),
+        }
+    }
+}
+
+/// What a log line shows as the request's path.
+#[derive(Debug)]
+pub(crate) enum LogPath {
+    /// The path of the request's own path-and-query (shared with its URI, not copied;
+    /// the query is never shown).
+    Request(PathAndQuery),
+    /// A target described otherwise (a `CONNECT` authority).
+    Text(String),
+}
+
+impl std::fmt::Display for LogPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Request(pq) => f.write_str(pq.path()),
+            Self::Text(t) => f.write_str(t),
         }
     }
 }

@@ -8,7 +8,7 @@ use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use tracing::Instrument;
 
-use super::access_log::AccessLog;
+use super::access_log::{AccessLog, LogPath};
 use super::affinity::{self, Pinned};
 use super::body::{hash_and_buffer, Progress, RequestBody, ResponseBody, TrackedBody};
 use super::conn_state::ConnState;
@@ -38,12 +38,11 @@ pub(crate) async fn handle(
 ) -> Response<ResponseBody> {
     let id = RequestId::next();
     let span = tracing::info_span!("request", id = id.as_str());
-    let mut log = AccessLog::new(
-        listener.name.clone(),
-        req.method().clone(),
-        req.uri().path(),
-        id,
-    );
+    let path = match req.uri().path_and_query() {
+        Some(pq) => LogPath::Request(pq.clone()),
+        None => LogPath::Text(req.uri().path().to_owned()),
+    };
+    let mut log = AccessLog::new(listener.name.clone(), req.method().clone(), path, id);
     log.metrics = Some(state.metrics.clone());
     let timeout = state.ops.request_timeout;
     // Boxed once here: the timeout and the span wrap it by value, and moving a

@@ -23,7 +23,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
-use super::access_log::AccessLog;
+use super::access_log::{AccessLog, LogPath};
 use super::body::ResponseBody;
 use super::conn_state::ConnState;
 use super::limits::{ConnActivity, GuardedBody};
@@ -271,11 +271,11 @@ fn answered_here(
     state: &ProxyState,
     listener: &ListenerState,
     method: http::Method,
-    target: &str,
+    target: String,
     result: Result<Response<ResponseBody>, super::ProxyError>,
 ) -> Response<ResponseBody> {
     let id = RequestId::next();
-    let mut log = AccessLog::new(listener.name.clone(), method, target, id);
+    let mut log = AccessLog::new(listener.name.clone(), method, LogPath::Text(target), id);
     log.metrics = Some(state.metrics.clone());
     let mut resp = result.unwrap_or_else(|e| {
         log.error = Some(super::error::chain(&e));
@@ -333,13 +333,7 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
                 |resp: Response<ResponseBody>| Ok(resp.map(|b| GuardedBody::new(b, in_flight)));
             if let Err(e) = super::connect::check_access(listener, this.peer, req.headers()) {
                 let (method, target) = (req.method().clone(), log_target(&req));
-                return respond(answered_here(
-                    &this.state,
-                    listener,
-                    method,
-                    &target,
-                    Err(e),
-                ));
+                return respond(answered_here(&this.state, listener, method, target, Err(e)));
             }
             if req.method() == http::Method::CONNECT {
                 let target = log_target(&req);
@@ -355,7 +349,7 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
                     &this.state,
                     listener,
                     http::Method::CONNECT,
-                    &target,
+                    target,
                     result,
                 ));
             }
