@@ -377,7 +377,7 @@ fn origin_form(uri: &Uri) -> Uri {
 mod tests {
     use super::*;
     use crate::config::{ConnectTo, UpstreamSettings};
-    use crate::proxy::body::{Progress, RequestBody};
+    use crate::proxy::body::RequestBody;
     use crate::proxy::workers::Workers;
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
@@ -414,7 +414,7 @@ mod tests {
         pool: &Arc<IdleConns>,
         up: std::net::SocketAddr,
     ) -> String {
-        let body = TrackedBody::new(RequestBody::Empty, Progress::new());
+        let body = TrackedBody::new(RequestBody::Empty, None);
         let req = Request::get(format!("http://{up}/")).body(body).unwrap();
         let key: Arc<str> = format!("http://{up}").into();
         let resp = send(pinned, pool, key, req)

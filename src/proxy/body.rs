@@ -284,11 +284,12 @@ impl Progress {
 #[derive(Debug)]
 pub(crate) struct TrackedBody {
     body: RequestBody,
-    progress: Arc<Progress>,
+    /// None for a body with nothing to send (no frames, so nothing to record).
+    progress: Option<Arc<Progress>>,
 }
 
 impl TrackedBody {
-    pub(crate) fn new(body: RequestBody, progress: Arc<Progress>) -> Self {
+    pub(crate) fn new(body: RequestBody, progress: Option<Arc<Progress>>) -> Self {
         Self { body, progress }
     }
 }
@@ -303,8 +304,8 @@ impl Body for TrackedBody {
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = self.get_mut();
         let out = Pin::new(&mut this.body).poll_frame(cx);
-        if let Poll::Ready(Some(Ok(_))) = &out {
-            this.progress.touch();
+        if let (Poll::Ready(Some(Ok(_))), Some(p)) = (&out, &this.progress) {
+            p.touch();
         }
         out
     }

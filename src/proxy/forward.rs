@@ -291,10 +291,12 @@ async fn send(
     // Only errors name the upstream: format it then, not for every request.
     let upstream = || target.host_port().to_string();
     // The timeout runs from the last request-body frame sent, so an upload that keeps
-    // moving is never cut off; an upstream silent for `timeout` after it is.
-    let progress = Progress::new();
-    let req = req.map(|b| TrackedBody::new(b, progress.clone()));
+    // moving is never cut off; an upstream silent for `timeout` after it is. An empty
+    // body sends no frame: its silence counts from now (no tracker to allocate).
     let started = std::time::Instant::now();
+    let progress = (!matches!(req.body(), RequestBody::Empty)).then(Progress::new);
+    let req = req.map(|b| TrackedBody::new(b, progress.clone()));
+    let last_sent = || progress.as_ref().map_or(started, |p| p.last());
     let fut = async {
         match pinned {
             Some(p) => affinity::send(p, &target.route.h1, target.pool_key(), req)
@@ -313,13 +315,13 @@ async fn send(
         }
     };
     tokio::pin!(fut);
-    let deadline = || tokio::time::Instant::from_std(progress.last() + timeout);
+    let deadline = || tokio::time::Instant::from_std(last_sent() + timeout);
     let mut silence = timer.sleep_until(deadline());
     let result = loop {
         tokio::select! {
             r = &mut fut => break r,
             () = &mut silence => {
-                if progress.last() + timeout <= std::time::Instant::now() {
+                if last_sent() + timeout <= std::time::Instant::now() {
                     return Err(ProxyError::UpstreamTimeout {
                         upstream: upstream(),
                         timeout,
