@@ -320,50 +320,76 @@ pub(crate) async fn send(
     key: Arc<str>,
     mut req: Request<TrackedBody>,
 ) -> Result<Response<Incoming>, SendError> {
-    if let Some(mut h2) = pool.h2(&key) {
-        return h2.send_request(req).await.map_err(SendError::Send);
+    // The usual request finds a kept connection. Everything else (HTTP/2, connecting,
+    // the retry) is boxed in `send_on_new`: inline, its states made this future, which
+    // every request copies into its box, several kilobytes larger.
+    if let Some(h2) = pool.h2(&key) {
+        return Box::pin(send_h2(h2, req)).await;
     }
-    let uri = req.uri().clone();
     let reused = pinned
         .take(pool, &key)
         .or_else(|| pool.take(&key, pinned.here, false));
-    let is_reused = reused.is_some();
-    let mut conn = match reused {
-        Some(c) => c,
-        None => match Box::pin(pool.connect(&uri, &key)).await? {
-            NewConn::H1(c) => c,
-            // HTTP/2 keeps the absolute URI (its :scheme and :authority).
-            NewConn::H2(mut h2) => return h2.send_request(req).await.map_err(SendError::Send),
-        },
+    let Some(mut conn) = reused else {
+        return Box::pin(send_on_new(pinned, pool, key, req)).await;
     };
+    let uri = req.uri().clone();
     // HTTP/1.1 to an origin server: the request line carries only the path and query.
     *req.uri_mut() = origin_form(&uri);
-    let resp = match conn.sender.try_send_request(req).await {
-        Ok(resp) => resp,
+    let unsent = match conn.sender.try_send_request(req).await {
+        Ok(resp) => {
+            keep(pinned, pool, key, conn, uri);
+            return Ok(resp);
+        }
         Err(mut e) => match e.take_message() {
             // Not sent: the kept connection was closed under us (the upstream's
             // keep-alive ended). Nothing reached the upstream, so a retry is safe.
-            Some(mut req) if is_reused => match Box::pin(pool.connect(&uri, &key)).await? {
-                NewConn::H1(c) => {
-                    conn = c;
-                    conn.sender
-                        .send_request(req)
-                        .await
-                        .map_err(SendError::Send)?
-                }
-                NewConn::H2(mut h2) => {
-                    *req.uri_mut() = uri;
-                    return h2.send_request(req).await.map_err(SendError::Send);
-                }
-            },
-            _ => return Err(SendError::Send(e.into_error())),
+            Some(req) => req,
+            None => return Err(SendError::Send(e.into_error())),
         },
     };
+    let mut req = unsent;
+    *req.uri_mut() = uri;
+    Box::pin(send_on_new(pinned, pool, key, req)).await
+}
+
+/// Sends `req` (absolute URI) over a new connection, and pins it.
+async fn send_on_new(
+    pinned: &Pinned,
+    pool: &Arc<IdleConns>,
+    key: Arc<str>,
+    mut req: Request<TrackedBody>,
+) -> Result<Response<Incoming>, SendError> {
+    let mut conn = match pool.connect(req.uri(), &key).await? {
+        NewConn::H1(c) => c,
+        // HTTP/2 keeps the absolute URI (its :scheme and :authority).
+        NewConn::H2(h2) => return send_h2(h2, req).await,
+    };
+    let uri = req.uri().clone();
+    *req.uri_mut() = origin_form(&uri);
+    let resp = conn
+        .sender
+        .try_send_request(req)
+        .await
+        .map_err(|e| SendError::Send(e.into_error()))?;
+    keep(pinned, pool, key, conn, uri);
+    Ok(resp)
+}
+
+/// Sends `req` on the upstream's shared HTTP/2 connection.
+async fn send_h2(
+    mut h2: H2Sender,
+    req: Request<TrackedBody>,
+) -> Result<Response<Incoming>, SendError> {
+    h2.send_request(req).await.map_err(SendError::Send)
+}
+
+/// Pins `conn`, which just carried a request, to the client connection; one homed on
+/// another worker gets a local replacement opened in the background.
+fn keep(pinned: &Pinned, pool: &Arc<IdleConns>, key: Arc<str>, conn: Conn, uri: Uri) {
     if conn.home != pinned.here {
         pool.warm(uri, key.clone());
     }
     pinned.pin(pool, key, conn);
-    Ok(resp)
 }
 
 /// `uri`'s path and query as a URI (`/` when it has none).
