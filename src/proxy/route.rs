@@ -20,8 +20,8 @@ use super::ProxyError;
 use crate::config::{authority, ForwardScheme, ListenerMode, RouteTarget, UpstreamUrl};
 
 /// Where one request goes, and how it is signed. Borrows from the route what the
-/// route fixes (a reverse route's upstream, service and region), so the common request
-/// copies nothing but its path.
+/// route fixes (a reverse route's upstream, service and region), and shares the
+/// client's path, so the common request copies nothing.
 #[derive(Debug)]
 pub(crate) struct Target<'a> {
     pub(crate) route: &'a RouteState,
