@@ -321,8 +321,8 @@ pub(crate) async fn send(
     mut req: Request<TrackedBody>,
 ) -> Result<Response<Incoming>, SendError> {
     // The usual request finds a kept connection. Everything else (HTTP/2, connecting,
-    // the retry) is boxed in `send_on_new`: inline, its states made this future, which
-    // every request copies into its box, several kilobytes larger.
+    // the retry) is boxed (`send_h2`, `send_on_new`): inline, its states made this
+    // future, which every request copies into its box, kilobytes larger.
     if let Some(h2) = pool.h2(&key) {
         return Box::pin(send_h2(h2, req)).await;
     }
@@ -335,7 +335,7 @@ pub(crate) async fn send(
     let uri = req.uri().clone();
     // HTTP/1.1 to an origin server: the request line carries only the path and query.
     *req.uri_mut() = origin_form(&uri);
-    let unsent = match conn.sender.try_send_request(req).await {
+    let mut unsent = match conn.sender.try_send_request(req).await {
         Ok(resp) => {
             keep(pinned, pool, key, conn, uri);
             return Ok(resp);
@@ -347,9 +347,8 @@ pub(crate) async fn send(
             None => return Err(SendError::Send(e.into_error())),
         },
     };
-    let mut req = unsent;
-    *req.uri_mut() = uri;
-    Box::pin(send_on_new(pinned, pool, key, req)).await
+    *unsent.uri_mut() = uri;
+    Box::pin(send_on_new(pinned, pool, key, unsent)).await
 }
 
 /// Sends `req` (absolute URI) over a new connection, and pins it.
