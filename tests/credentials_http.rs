@@ -6,6 +6,7 @@
 
 mod support;
 
+use http::StatusCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,7 +15,7 @@ use sigv4_proxy::credentials::{
     MapEnv, ProvideCredentials, SystemClock,
 };
 use support::credentials_fakes::{
-    black_hole, container, credentials_json, imds, sso_portal, IMDS_TOKEN,
+    black_hole, container, credentials_json, imds, imds_v1, sso_portal, IMDS_TOKEN,
 };
 
 const EXPIRATION: &str = "2099-01-01T00:00:00Z";
@@ -78,6 +79,86 @@ async fn imds_v2_token_then_role_then_credentials() {
     for r in &reqs[1..] {
         assert_eq!(r.headers["x-aws-ec2-metadata-token"], IMDS_TOKEN);
     }
+}
+
+#[tokio::test]
+async fn imds_falls_back_to_v1_without_a_token_unless_v1_is_disabled() {
+    for status in [
+        StatusCode::FORBIDDEN,
+        StatusCode::NOT_FOUND,
+        StatusCode::METHOD_NOT_ALLOWED,
+    ] {
+        let server = imds_v1(
+            status,
+            "old-role",
+            credentials_json("ASIAV1", "v1-secret", "v1-token", EXPIRATION),
+        )
+        .await;
+        let url = server.url();
+        let c = ImdsProvider::new(ctx(&[("AWS_EC2_METADATA_SERVICE_ENDPOINT", &url)]))
+            .provide_credentials()
+            .await
+            .unwrap_or_else(|e| panic!("token answered {status}: {e}"));
+        assert_served(&c, ("ASIAV1", "v1-secret", "v1-token", "Imds"));
+        let seen: Vec<(String, String)> = server
+            .requests()
+            .iter()
+            .map(|r| (r.method.clone(), r.path.clone()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("PUT".to_owned(), "/latest/api/token".to_owned()),
+                (
+                    "GET".to_owned(),
+                    "/latest/meta-data/iam/security-credentials/".to_owned()
+                ),
+                (
+                    "GET".to_owned(),
+                    "/latest/meta-data/iam/security-credentials/old-role".to_owned()
+                ),
+            ]
+        );
+
+        // AWS_EC2_METADATA_V1_DISABLED: an error naming it, and no GET without a token.
+        let err = ImdsProvider::new(ctx(&[
+            ("AWS_EC2_METADATA_SERVICE_ENDPOINT", &url),
+            ("AWS_EC2_METADATA_V1_DISABLED", "true"),
+        ]))
+        .provide_credentials()
+        .await
+        .unwrap_err();
+        assert!(!err.is_not_loaded(), "{err}");
+        assert!(
+            err.to_string().contains(&format!("answered {status}"))
+                && err.to_string().contains("AWS_EC2_METADATA_V1_DISABLED"),
+            "{err}"
+        );
+        assert_eq!(
+            server.requests().len(),
+            4,
+            "only the token request was sent"
+        );
+    }
+
+    // A token request that gets no answer in time (an IMDSv2 answer dropped on its way
+    // back) falls back too; with v1 disabled it is an error naming why.
+    let (addr, _hole) = black_hole().await;
+    let err = ImdsProvider::new(ctx(&[
+        (
+            "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+            &format!("http://{addr}"),
+        ),
+        ("AWS_EC2_METADATA_V1_DISABLED", "true"),
+    ]))
+    .provide_credentials()
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("no answer within")
+            && err.to_string().contains("AWS_EC2_METADATA_V1_DISABLED"),
+        "{err}"
+    );
 }
 
 #[tokio::test]

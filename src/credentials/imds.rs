@@ -1,6 +1,11 @@
-//! [`ImdsProvider`]: the EC2 instance role from the instance metadata service, IMDSv2
-//! only — `PUT /latest/api/token` (with `x-aws-ec2-metadata-token-ttl-seconds`), then
+//! [`ImdsProvider`]: the EC2 instance role from the instance metadata service. IMDSv2
+//! first: `PUT /latest/api/token` (with `x-aws-ec2-metadata-token-ttl-seconds`), then
 //! the role name and its credentials with `x-aws-ec2-metadata-token`.
+//!
+//! Like the AWS SDKs, it falls back to IMDSv1 (the same GETs without a token) when the
+//! token request is answered 403, 404 or 405 (a service without IMDSv2) or gets no
+//! answer in time (an IMDSv2 answer dropped on its way back, as with a hop limit of 1
+//! in a container). `AWS_EC2_METADATA_V1_DISABLED=true` forbids the fallback.
 //!
 //! Each request has a 1 s deadline, so that off EC2 the chain gives up quickly; an
 //! unreachable endpoint is "not configured here". `AWS_EC2_METADATA_DISABLED=true`
@@ -52,24 +57,86 @@ impl ImdsProvider {
         Ok(endpoint.trim_end_matches('/').to_owned())
     }
 
+    /// Sends one request. A failed exchange is `Err(Ok(_))`, so the token request can
+    /// tell a timeout apart; `Err(Err(_))` is a request that could not be sent at all.
+    async fn exchange(
+        &self,
+        request: http::request::Builder,
+        what: &str,
+    ) -> Result<super::http::HttpResponse, Result<HttpError, CredentialsError>> {
+        let request = request.body(Full::new(Bytes::new())).map_err(|e| {
+            Err(CredentialsError::caused(
+                NAME,
+                format!("cannot build the {what} request"),
+                e,
+            ))
+        })?;
+        let client = self.ctx.http(NAME).map_err(Err)?;
+        client.send(request, TIMEOUT).await.map_err(Ok)
+    }
+
     async fn send(
         &self,
         request: http::request::Builder,
         what: &str,
     ) -> Result<super::http::HttpResponse, CredentialsError> {
-        let request = request.body(Full::new(Bytes::new())).map_err(|e| {
-            CredentialsError::caused(NAME, format!("cannot build the {what} request"), e)
-        })?;
-        match self.ctx.http(NAME)?.send(request, TIMEOUT).await {
+        match self.exchange(request, what).await {
             Ok(r) => Ok(r),
-            // Off EC2 nothing answers: not an error, the chain moves on.
-            Err(e @ (HttpError::Timeout(_) | HttpError::Request(_))) => {
-                Err(CredentialsError::not_loaded(
-                    NAME,
-                    format!("the instance metadata service did not answer ({what}: {e})"),
-                ))
+            Err(Ok(e)) => Err(http_failure(what, e)),
+            Err(Err(e)) => Err(e),
+        }
+    }
+
+    /// The IMDSv2 session token as a header, or `None` to go on with IMDSv1 (see the
+    /// module documentation for when).
+    async fn token(&self, base: &str) -> Result<Option<http::HeaderValue>, CredentialsError> {
+        let request = http::Request::put(format!("{base}/latest/api/token"))
+            .header("x-aws-ec2-metadata-token-ttl-seconds", TOKEN_TTL_SECONDS);
+        let token = match self.exchange(request, "token").await {
+            Ok(r) => r,
+            Err(Ok(HttpError::Timeout(t))) => {
+                return self.v1_fallback(&format!("the token request got no answer within {t:?}"))
             }
-            Err(e) => Err(CredentialsError::caused(NAME, format!("{what} failed"), e)),
+            Err(Ok(e)) => return Err(http_failure("token", e)),
+            Err(Err(e)) => return Err(e),
+        };
+        if matches!(token.status.as_u16(), 403..=405) {
+            return self.v1_fallback(&format!("the token request was answered {}", token.status));
+        }
+        token.require_success(NAME, "PUT /latest/api/token")?;
+        let token = SecretString::new(token.text().trim());
+        let mut header = http::HeaderValue::from_str(token.expose()).map_err(|_| {
+            CredentialsError::failed(NAME, "the metadata token is not a valid header value")
+        })?;
+        header.set_sensitive(true);
+        Ok(Some(header))
+    }
+
+    /// Going on without a token (IMDSv1), unless `AWS_EC2_METADATA_V1_DISABLED` says no.
+    fn v1_fallback(&self, why: &str) -> Result<Option<http::HeaderValue>, CredentialsError> {
+        if self
+            .ctx
+            .var("AWS_EC2_METADATA_V1_DISABLED")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+        {
+            return Err(CredentialsError::failed(
+                NAME,
+                format!("{why}, and AWS_EC2_METADATA_V1_DISABLED=true forbids IMDSv1"),
+            ));
+        }
+        tracing::debug!(
+            reason = why,
+            "instance metadata: no IMDSv2 token; using IMDSv1"
+        );
+        Ok(None)
+    }
+
+    /// A GET of `path`, with the token when there is one.
+    fn get(base: &str, path: &str, token: Option<&http::HeaderValue>) -> http::request::Builder {
+        let request = http::Request::get(format!("{base}{path}"));
+        match token {
+            Some(t) => request.header("x-aws-ec2-metadata-token", t.clone()),
+            None => request,
         }
     }
 
@@ -85,26 +152,10 @@ impl ImdsProvider {
             ));
         }
         let base = self.endpoint()?;
-        let token = self
-            .send(
-                http::Request::put(format!("{base}/latest/api/token"))
-                    .header("x-aws-ec2-metadata-token-ttl-seconds", TOKEN_TTL_SECONDS),
-                "token",
-            )
-            .await?;
-        token.require_success(NAME, "PUT /latest/api/token")?;
-        let token = SecretString::new(token.text().trim());
-        let mut token_header = http::HeaderValue::from_str(token.expose()).map_err(|_| {
-            CredentialsError::failed(NAME, "the metadata token is not a valid header value")
-        })?;
-        token_header.set_sensitive(true);
+        let token = self.token(&base).await?;
 
         let roles = self
-            .send(
-                http::Request::get(format!("{base}{CREDS_PATH}"))
-                    .header("x-aws-ec2-metadata-token", token_header.clone()),
-                "role name",
-            )
+            .send(Self::get(&base, CREDS_PATH, token.as_ref()), "role name")
             .await?;
         if roles.status == http::StatusCode::NOT_FOUND {
             return Err(CredentialsError::not_loaded(
@@ -132,13 +183,24 @@ impl ImdsProvider {
         tracing::debug!(role, "loading instance role credentials");
         let creds = self
             .send(
-                http::Request::get(format!("{base}{CREDS_PATH}{role}"))
-                    .header("x-aws-ec2-metadata-token", token_header),
+                Self::get(&base, &format!("{CREDS_PATH}{role}"), token.as_ref()),
                 "credentials",
             )
             .await?;
         creds.require_success(NAME, &format!("GET {CREDS_PATH}{role}"))?;
         parse_json(NAME, &creds.body)
+    }
+}
+
+/// What a failed exchange means for the chain.
+fn http_failure(what: &str, e: HttpError) -> CredentialsError {
+    match e {
+        // Off EC2 nothing answers: not an error, the chain moves on.
+        e @ (HttpError::Timeout(_) | HttpError::Request(_)) => CredentialsError::not_loaded(
+            NAME,
+            format!("the instance metadata service did not answer ({what}: {e})"),
+        ),
+        e => CredentialsError::caused(NAME, format!("{what} failed"), e),
     }
 }
 

@@ -156,6 +156,31 @@ pub(crate) async fn imds(role: Option<&str>, creds_json: String) -> FakeServer {
     .await
 }
 
+/// An instance metadata service without IMDSv2: the token request gets `token_status`
+/// (403, 404 or 405), and the GETs are served without a token (IMDSv1). A request that
+/// carries a token header is answered 400, so a test sees the client did not send one.
+pub(crate) async fn imds_v1(
+    token_status: StatusCode,
+    role: &str,
+    creds_json: String,
+) -> FakeServer {
+    let role = role.to_owned();
+    serve(Arc::new(move |r: &Recorded| {
+        if r.method == "PUT" {
+            return (token_status, String::new());
+        }
+        if r.headers.contains_key("x-aws-ec2-metadata-token") {
+            return (StatusCode::BAD_REQUEST, String::new());
+        }
+        match r.path.strip_prefix(CREDS_PREFIX) {
+            Some("") => (StatusCode::OK, format!("{role}\n")),
+            Some(name) if name == role => (StatusCode::OK, creds_json.clone()),
+            _ => (StatusCode::NOT_FOUND, String::new()),
+        }
+    }))
+    .await
+}
+
 /// A container credentials endpoint serving `path`, requiring `Authorization: token`
 /// when `token` is given.
 pub(crate) async fn container(path: &str, token: Option<&str>, creds_json: String) -> FakeServer {
