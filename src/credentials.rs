@@ -29,6 +29,7 @@ mod imds;
 mod process;
 mod profile;
 mod sso;
+mod sso_token;
 mod static_provider;
 mod sts;
 mod web_identity;

@@ -11,11 +11,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sigv4_proxy::credentials::{
-    ChainProvider, ContainerProvider, Context, Credentials, CredentialsConfig, ImdsProvider,
-    MapEnv, ProvideCredentials, SystemClock,
+    format_rfc3339, ChainProvider, ContainerProvider, Context, Credentials, CredentialsConfig,
+    ImdsProvider, MapEnv, ProvideCredentials, SystemClock,
 };
 use support::credentials_fakes::{
-    black_hole, container, credentials_json, imds, imds_v1, sso_portal, IMDS_TOKEN,
+    black_hole, container, credentials_json, imds, imds_v1, sso_oidc, sso_portal, IMDS_TOKEN,
 };
 
 const EXPIRATION: &str = "2099-01-01T00:00:00Z";
@@ -411,4 +411,113 @@ async fn sso_profiles_exchange_the_cached_token() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("HTTP 403"), "{err}");
+}
+
+#[tokio::test]
+async fn sso_session_tokens_near_expiry_are_refreshed_and_the_cache_rewritten() {
+    let portal = sso_portal(
+        "fresh-access",
+        "111122223333",
+        "ReadOnly",
+        r#"{"roleCredentials":{"accessKeyId":"ASIAREFRESHED","secretAccessKey":"sso-secret","sessionToken":"sso-token","expiration":4070908800000}}"#.to_owned(),
+    )
+    .await;
+    let oidc = sso_oidc(
+        "client-1",
+        "client-secret-NEVER-LOGGED",
+        "refresh-1",
+        "fresh-access",
+        "refresh-2",
+    )
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    let aws = home.path().join(".aws");
+    std::fs::create_dir_all(aws.join("sso/cache")).unwrap();
+    std::fs::write(
+        aws.join("config"),
+        "[profile dev]\nsso_session = corp\nsso_account_id = 111122223333\nsso_role_name = ReadOnly\n\
+         [sso-session corp]\nsso_region = us-east-1\nsso_start_url = https://corp.awsapps.com/start\n",
+    )
+    .unwrap();
+    let cache = aws.join("sso/cache/ee0bfd2552fbd840c02cc48b6e823320543c450f.json");
+    let write_cache = |access: &str, expires: std::time::SystemTime, refresh: &str| {
+        let json = serde_json::json!({
+            "startUrl": "https://corp.awsapps.com/start",
+            "region": "us-east-1",
+            "accessToken": access,
+            "expiresAt": format_rfc3339(expires),
+            "refreshToken": refresh,
+            "clientId": "client-1",
+            "clientSecret": "client-secret-NEVER-LOGGED",
+            "registrationExpiresAt": "2099-01-01T00:00:00Z",
+        });
+        std::fs::write(&cache, json.to_string()).unwrap();
+    };
+    let home_s = home.path().display().to_string();
+    let (portal_url, oidc_url) = (portal.url(), oidc.url());
+    let env = [
+        ("HOME", home_s.as_str()),
+        ("AWS_ENDPOINT_URL_SSO", portal_url.as_str()),
+        ("AWS_ENDPOINT_URL_SSO_OIDC", oidc_url.as_str()),
+    ];
+    let load = || async {
+        CredentialsConfig::from_profile("dev")
+            .build_with(&ctx(&env))
+            .unwrap()
+            .get()
+            .await
+    };
+    let now = std::time::SystemTime::now();
+
+    // Expired an hour ago: refreshed, the portal gets the new token, and the cache file
+    // holds it (and the new refresh token) with its other fields kept.
+    write_cache("stale-access", now - Duration::from_secs(3600), "refresh-1");
+    let c = load().await.unwrap();
+    assert_eq!(c.access_key_id(), "ASIAREFRESHED");
+    assert_eq!(oidc.requests().len(), 1);
+    assert_eq!(portal.requests().len(), 1);
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&cache).unwrap()).unwrap();
+    assert_eq!(saved["accessToken"], "fresh-access");
+    assert_eq!(saved["refreshToken"], "refresh-2");
+    assert_eq!(saved["startUrl"], "https://corp.awsapps.com/start");
+    assert_eq!(saved["clientId"], "client-1");
+    // Same-format RFC 3339 UTC times compare as strings.
+    let expires = saved["expiresAt"].as_str().unwrap();
+    assert!(
+        expires > format_rfc3339(now + Duration::from_secs(3000)).as_str(),
+        "{saved}"
+    );
+
+    // Within the refresh window but valid, and the refresh refused: the cached token
+    // is used until it expires.
+    write_cache("fresh-access", now + Duration::from_secs(300), "revoked");
+    let c = load().await.unwrap();
+    assert_eq!(c.access_key_id(), "ASIAREFRESHED");
+    assert_eq!(oidc.requests().len(), 2, "a refresh was tried");
+
+    // Expired and the refresh refused: an error that says both and what to run, and
+    // names no secret.
+    write_cache("stale-access", now - Duration::from_secs(60), "revoked");
+    let err = load().await.unwrap_err();
+    let msg = format!("{err} {err:?}");
+    assert!(
+        msg.contains("has expired and refreshing it failed")
+            && msg.contains("aws sso login --profile dev")
+            && msg.contains("HTTP 400"),
+        "{msg}"
+    );
+    assert!(
+        !msg.contains("client-secret-NEVER-LOGGED") && !msg.contains("revoked"),
+        "{msg}"
+    );
+
+    // Far from expiry: no refresh.
+    write_cache("fresh-access", now + Duration::from_secs(7200), "refresh-2");
+    load().await.unwrap();
+    assert_eq!(
+        oidc.requests().len(),
+        3,
+        "no refresh for a token far from expiry"
+    );
 }

@@ -6,8 +6,9 @@
 //! `~/.aws/sso/cache/<sha1 of the session name or start URL>.json` and exchanges it
 //! with the portal's `GetRoleCredentials`
 //! (`GET /federation/credentials?account_id=..&role_name=..`, header
-//! `x-amz-sso_bearer_token`). It does not log in and does not refresh an expired
-//! token: that is `aws sso login`'s job, and the error says so.
+//! `x-amz-sso_bearer_token`). It does not log in: that is `aws sso login`'s job, and
+//! the error says so. A session's token near its expiry is refreshed
+//! ([`super::sso_token`]).
 //!
 //! The portal endpoint: `AWS_ENDPOINT_URL_SSO`, `AWS_ENDPOINT_URL`, the profile's
 //! `services` section (`sso =` / `endpoint_url`), its `endpoint_url`, else
@@ -19,8 +20,8 @@ use bytes::Bytes;
 use http_body_util::Full;
 use serde::Deserialize;
 
-use super::datetime::parse_rfc3339;
 use super::profile::{LoadedProfiles, Section};
+use super::sso_token::{access_token, TokenSource};
 use super::sts::parse_url;
 use super::{Context, Credentials, CredentialsError};
 use crate::secret::SecretString;
@@ -37,6 +38,8 @@ fn invalid(message: String) -> CredentialsError {
 struct SsoSettings {
     /// What the token cache file is named after (session name or start URL).
     cache_key: String,
+    /// An `sso-session` profile (its token can be refreshed).
+    session: bool,
     region: String,
     account_id: String,
     role_name: String,
@@ -68,6 +71,7 @@ fn settings(
         None => (need("sso_start_url")?, need("sso_region")?),
     };
     Ok(SsoSettings {
+        session: profile.get("sso_session").is_some(),
         cache_key,
         region,
         account_id: need("sso_account_id")?,
@@ -83,14 +87,6 @@ fn sha1_hex(s: &str) -> String {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct CachedToken {
-    // Plain Strings in these answer structs (no Debug): wrapped in SecretString at once.
-    access_token: String,
-    expires_at: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
 struct RoleCredentialsResponse {
     role_credentials: RoleCredentials,
 }
@@ -98,6 +94,7 @@ struct RoleCredentialsResponse {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RoleCredentials {
+    // Plain Strings in these answer structs (no Debug): wrapped in SecretString at once.
     access_key_id: String,
     secret_access_key: String,
     session_token: Option<String>,
@@ -105,11 +102,16 @@ struct RoleCredentials {
     expiration: u64,
 }
 
-fn endpoint(
+/// A service endpoint of an SSO profile: the `env` variable, `AWS_ENDPOINT_URL`, the
+/// profile's `services` section (`service` sub-key `endpoint_url`), its `endpoint_url`,
+/// else `default`.
+pub(super) fn endpoint(
     ctx: &Context,
     loaded: &LoadedProfiles,
     profile: &Section,
-    region: &str,
+    env: &str,
+    service: &str,
+    default: &str,
 ) -> Result<http::Uri, CredentialsError> {
     let ignore = ctx
         .var("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
@@ -117,28 +119,27 @@ fn endpoint(
     let configured = if ignore {
         None
     } else {
-        ctx.var("AWS_ENDPOINT_URL_SSO")
-            .map(|u| ("AWS_ENDPOINT_URL_SSO", u))
-            .or_else(|| ctx.var("AWS_ENDPOINT_URL").map(|u| ("AWS_ENDPOINT_URL", u)))
+        ctx.var(env)
+            .map(|u| (env.to_owned(), u))
+            .or_else(|| {
+                ctx.var("AWS_ENDPOINT_URL")
+                    .map(|u| ("AWS_ENDPOINT_URL".to_owned(), u))
+            })
             .or_else(|| {
                 let services = loaded.files.services.get(profile.get("services")?)?;
                 services
-                    .get_sub("sso", "endpoint_url")
-                    .map(|u| ("services sso endpoint_url", u.to_owned()))
+                    .get_sub(service, "endpoint_url")
+                    .map(|u| (format!("services {service} endpoint_url"), u.to_owned()))
             })
             .or_else(|| {
                 profile
                     .get("endpoint_url")
-                    .map(|u| ("profile endpoint_url", u.to_owned()))
+                    .map(|u| ("profile endpoint_url".to_owned(), u.to_owned()))
             })
     };
     match configured {
-        Some((what, url)) => parse_url(NAME, what, &url),
-        None => parse_url(
-            NAME,
-            "sso_region",
-            &format!("https://portal.sso.{region}.amazonaws.com"),
-        ),
+        Some((what, url)) => parse_url(NAME, &what, &url),
+        None => parse_url(NAME, "sso_region", default),
     }
 }
 
@@ -163,49 +164,27 @@ pub(crate) async fn load(
         .join("cache")
         .join(format!("{}.json", sha1_hex(&sso.cache_key)));
     let login_hint = format!("run `aws sso login --profile {name}`");
-    let text = std::fs::read_to_string(&cache_file).map_err(|e| {
-        CredentialsError::caused(
-            NAME,
-            format!(
-                "no cached SSO token at {} ({login_hint})",
-                cache_file.display()
-            ),
-            e,
-        )
-    })?;
-    let token: CachedToken = serde_json::from_str(&text).map_err(|e| {
-        CredentialsError::caused(
-            NAME,
-            format!(
-                "the SSO token cache {} is not valid JSON",
-                cache_file.display()
-            ),
-            e,
-        )
-    })?;
-    let expires = parse_rfc3339(&token.expires_at).ok_or_else(|| {
-        CredentialsError::failed(
-            NAME,
-            format!(
-                "the SSO token's expiresAt {:?} is not an RFC 3339 time",
-                token.expires_at
-            ),
-        )
-    })?;
-    if expires <= ctx.now() {
-        return Err(CredentialsError::failed(
-            NAME,
-            format!("the cached SSO token has expired ({login_hint})"),
-        ));
-    }
-    let base = endpoint(ctx, loaded, profile, &sso.region)?;
+    let source = TokenSource {
+        cache_file: &cache_file,
+        session: sso.session,
+        region: &sso.region,
+        login_hint: &login_hint,
+    };
+    let access_token = access_token(ctx, loaded, profile, &source).await?;
+    let base = endpoint(
+        ctx,
+        loaded,
+        profile,
+        "AWS_ENDPOINT_URL_SSO",
+        "sso",
+        &format!("https://portal.sso.{}.amazonaws.com", sso.region),
+    )?;
     let url = format!(
         "{}/federation/credentials?account_id={}&role_name={}",
         base.to_string().trim_end_matches('/'),
         super::sts::form_encode(&sso.account_id),
         super::sts::form_encode(&sso.role_name),
     );
-    let access_token = SecretString::new(token.access_token);
     let mut bearer = http::HeaderValue::from_str(access_token.expose()).map_err(|_| {
         CredentialsError::failed(NAME, "the cached SSO token is not a valid header value")
     })?;

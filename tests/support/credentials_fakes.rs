@@ -20,7 +20,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
@@ -33,6 +33,8 @@ pub(crate) struct Recorded {
     pub(crate) path: String,
     pub(crate) query: String,
     pub(crate) headers: http::HeaderMap,
+    /// The request body, lossily as text.
+    pub(crate) body: String,
 }
 
 /// A running fake server; stops when dropped.
@@ -75,15 +77,23 @@ async fn serve(handler: Handler) -> FakeServer {
             let log = log.clone();
             tokio::spawn(async move {
                 let service = service_fn(move |req: Request<hyper::body::Incoming>| {
-                    let recorded = Recorded {
-                        method: req.method().to_string(),
-                        path: req.uri().path().to_owned(),
-                        query: req.uri().query().unwrap_or_default().to_owned(),
-                        headers: req.headers().clone(),
-                    };
-                    log.lock().unwrap().push(recorded.clone());
-                    let (status, body) = handler(&recorded);
+                    let (handler, log) = (handler.clone(), log.clone());
                     async move {
+                        let (parts, body) = req.into_parts();
+                        let body = body
+                            .collect()
+                            .await
+                            .map(|b| b.to_bytes())
+                            .unwrap_or_default();
+                        let recorded = Recorded {
+                            method: parts.method.to_string(),
+                            path: parts.uri.path().to_owned(),
+                            query: parts.uri.query().unwrap_or_default().to_owned(),
+                            headers: parts.headers,
+                            body: String::from_utf8_lossy(&body).into_owned(),
+                        };
+                        log.lock().unwrap().push(recorded.clone());
+                        let (status, body) = handler(&recorded);
                         Ok::<_, Infallible>(
                             Response::builder()
                                 .status(status)
@@ -215,6 +225,47 @@ pub(crate) async fn black_hole() -> (SocketAddr, tokio::task::JoinHandle<()>) {
         }
     });
     (addr, task)
+}
+
+/// SSO OIDC answering `CreateToken` (`POST /token`, JSON) for the refresh grant of one
+/// registered client: `new_token` (valid an hour) and `new_refresh` when the client id,
+/// secret and refresh token match, else 400 `invalid_grant` as the service does.
+pub(crate) async fn sso_oidc(
+    client_id: &str,
+    client_secret: &str,
+    refresh_token: &str,
+    new_token: &str,
+    new_refresh: &str,
+) -> FakeServer {
+    let expected = serde_json::json!({
+        "clientId": client_id,
+        "clientSecret": client_secret,
+        "grantType": "refresh_token",
+        "refreshToken": refresh_token,
+    });
+    let answer = serde_json::json!({
+        "accessToken": new_token,
+        "expiresIn": 3600,
+        "refreshToken": new_refresh,
+        "tokenType": "Bearer",
+    })
+    .to_string();
+    serve(Arc::new(move |r: &Recorded| {
+        let body: Option<serde_json::Value> = serde_json::from_str(&r.body).ok();
+        let json = r
+            .headers
+            .get("content-type")
+            .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+        if r.method == "POST" && r.path == "/token" && json && body.as_ref() == Some(&expected) {
+            (StatusCode::OK, answer.clone())
+        } else {
+            (
+                StatusCode::BAD_REQUEST,
+                r#"{"error":"invalid_grant"}"#.to_owned(),
+            )
+        }
+    }))
+    .await
 }
 
 /// An IAM Identity Center portal answering `GetRoleCredentials` for one account and
