@@ -95,13 +95,17 @@ impl ImdsProvider {
         let token = match self.exchange(request, "token").await {
             Ok(r) => r,
             Err(Ok(HttpError::Timeout(t))) => {
-                return self.v1_fallback(&format!("the token request got no answer within {t:?}"))
+                // Off EC2 this is the usual case: with IMDSv1 forbidden it stays "not
+                // configured here", as an unanswered request always was.
+                let why = format!("the token request got no answer within {t:?}");
+                return self.v1_fallback(&why, CredentialsError::not_loaded);
             }
             Err(Ok(e)) => return Err(http_failure("token", e)),
             Err(Err(e)) => return Err(e),
         };
         if matches!(token.status.as_u16(), 403..=405) {
-            return self.v1_fallback(&format!("the token request was answered {}", token.status));
+            let why = format!("the token request was answered {}", token.status);
+            return self.v1_fallback(&why, CredentialsError::failed);
         }
         token.require_success(NAME, "PUT /latest/api/token")?;
         let token = SecretString::new(token.text().trim());
@@ -112,14 +116,19 @@ impl ImdsProvider {
         Ok(Some(header))
     }
 
-    /// Going on without a token (IMDSv1), unless `AWS_EC2_METADATA_V1_DISABLED` says no.
-    fn v1_fallback(&self, why: &str) -> Result<Option<http::HeaderValue>, CredentialsError> {
+    /// Going on without a token (IMDSv1), unless `AWS_EC2_METADATA_V1_DISABLED` says no;
+    /// then `refusal` makes the error.
+    fn v1_fallback(
+        &self,
+        why: &str,
+        refusal: fn(&'static str, String) -> CredentialsError,
+    ) -> Result<Option<http::HeaderValue>, CredentialsError> {
         if self
             .ctx
             .var("AWS_EC2_METADATA_V1_DISABLED")
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
         {
-            return Err(CredentialsError::failed(
+            return Err(refusal(
                 NAME,
                 format!("{why}, and AWS_EC2_METADATA_V1_DISABLED=true forbids IMDSv1"),
             ));
