@@ -12,10 +12,11 @@ use std::time::{Duration, Instant};
 
 use sigv4_proxy::credentials::{
     format_rfc3339, ChainProvider, ContainerProvider, Context, Credentials, CredentialsConfig,
-    ImdsProvider, MapEnv, ProvideCredentials, SystemClock,
+    CredentialsError, ImdsProvider, MapEnv, ProvideCredentials, SystemClock,
 };
 use support::credentials_fakes::{
-    black_hole, container, credentials_json, imds, imds_v1, sso_oidc, sso_portal, IMDS_TOKEN,
+    black_hole, container, credentials_json, imds, imds_v1, sso_oidc, sso_portal, FakeServer,
+    IMDS_TOKEN,
 };
 
 const EXPIRATION: &str = "2099-01-01T00:00:00Z";
@@ -25,6 +26,32 @@ fn ctx(vars: &[(&str, &str)]) -> Context {
         Arc::new(vars.iter().copied().collect::<MapEnv>()),
         Arc::new(SystemClock),
     )
+}
+
+/// Credentials from an `ImdsProvider` at `endpoint`, with `env` set as well.
+async fn from_imds(endpoint: &str, env: &[(&str, &str)]) -> Result<Credentials, CredentialsError> {
+    let mut vars = vec![("AWS_EC2_METADATA_SERVICE_ENDPOINT", endpoint)];
+    vars.extend_from_slice(env);
+    ImdsProvider::new(ctx(&vars)).provide_credentials().await
+}
+
+/// A home directory with `config` as `~/.aws/config` and an empty SSO token cache;
+/// returns it (removed when dropped) and its `.aws` directory.
+fn sso_home(config: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let home = tempfile::tempdir().unwrap();
+    let aws = home.path().join(".aws");
+    std::fs::create_dir_all(aws.join("sso/cache")).unwrap();
+    std::fs::write(aws.join("config"), config).unwrap();
+    (home, aws)
+}
+
+/// `METHOD /path` of each request `server` got, in order.
+fn requests_seen(server: &FakeServer) -> Vec<String> {
+    server
+        .requests()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect()
 }
 
 /// Asserts `c` is what a fake served with [`credentials_json`]: key id, secret, token,
@@ -53,25 +80,17 @@ async fn imds_v2_token_then_role_then_credentials() {
         credentials_json("ASIAIMDS", "imds-secret", "imds-token", EXPIRATION),
     )
     .await;
-    let url = server.url();
-    let c = ImdsProvider::new(ctx(&[("AWS_EC2_METADATA_SERVICE_ENDPOINT", &url)]))
-        .provide_credentials()
-        .await
-        .unwrap();
+    let c = from_imds(&server.url(), &[]).await.unwrap();
     assert_served(&c, ("ASIAIMDS", "imds-secret", "imds-token", "Imds"));
-    let reqs = server.requests();
-    let seen: Vec<(&str, &str)> = reqs
-        .iter()
-        .map(|r| (r.method.as_str(), r.path.as_str()))
-        .collect();
     assert_eq!(
-        seen,
+        requests_seen(&server),
         [
-            ("PUT", "/latest/api/token"),
-            ("GET", "/latest/meta-data/iam/security-credentials/"),
-            ("GET", "/latest/meta-data/iam/security-credentials/web-role"),
+            "PUT /latest/api/token",
+            "GET /latest/meta-data/iam/security-credentials/",
+            "GET /latest/meta-data/iam/security-credentials/web-role",
         ]
     );
+    let reqs = server.requests();
     assert_eq!(
         reqs[0].headers["x-aws-ec2-metadata-token-ttl-seconds"],
         "21600"
@@ -95,39 +114,23 @@ async fn imds_falls_back_to_v1_without_a_token_unless_v1_is_disabled() {
         )
         .await;
         let url = server.url();
-        let c = ImdsProvider::new(ctx(&[("AWS_EC2_METADATA_SERVICE_ENDPOINT", &url)]))
-            .provide_credentials()
+        let c = from_imds(&url, &[])
             .await
             .unwrap_or_else(|e| panic!("token answered {status}: {e}"));
         assert_served(&c, ("ASIAV1", "v1-secret", "v1-token", "Imds"));
-        let seen: Vec<(String, String)> = server
-            .requests()
-            .iter()
-            .map(|r| (r.method.clone(), r.path.clone()))
-            .collect();
         assert_eq!(
-            seen,
+            requests_seen(&server),
             [
-                ("PUT".to_owned(), "/latest/api/token".to_owned()),
-                (
-                    "GET".to_owned(),
-                    "/latest/meta-data/iam/security-credentials/".to_owned()
-                ),
-                (
-                    "GET".to_owned(),
-                    "/latest/meta-data/iam/security-credentials/old-role".to_owned()
-                ),
+                "PUT /latest/api/token",
+                "GET /latest/meta-data/iam/security-credentials/",
+                "GET /latest/meta-data/iam/security-credentials/old-role",
             ]
         );
 
         // AWS_EC2_METADATA_V1_DISABLED: an error naming it, and no GET without a token.
-        let err = ImdsProvider::new(ctx(&[
-            ("AWS_EC2_METADATA_SERVICE_ENDPOINT", &url),
-            ("AWS_EC2_METADATA_V1_DISABLED", "true"),
-        ]))
-        .provide_credentials()
-        .await
-        .unwrap_err();
+        let err = from_imds(&url, &[("AWS_EC2_METADATA_V1_DISABLED", "true")])
+            .await
+            .unwrap_err();
         assert!(!err.is_not_loaded(), "{err}");
         assert!(
             err.to_string().contains(&format!("answered {status}"))
@@ -145,16 +148,10 @@ async fn imds_falls_back_to_v1_without_a_token_unless_v1_is_disabled() {
     // back) falls back too. With v1 disabled it stays "not configured here" (off EC2
     // nothing answers), naming why.
     let (addr, _hole) = black_hole().await;
-    let err = ImdsProvider::new(ctx(&[
-        (
-            "AWS_EC2_METADATA_SERVICE_ENDPOINT",
-            &format!("http://{addr}"),
-        ),
-        ("AWS_EC2_METADATA_V1_DISABLED", "true"),
-    ]))
-    .provide_credentials()
-    .await
-    .unwrap_err();
+    let v1_disabled = [("AWS_EC2_METADATA_V1_DISABLED", "true")];
+    let err = from_imds(&format!("http://{addr}"), &v1_disabled)
+        .await
+        .unwrap_err();
     assert!(err.is_not_loaded(), "{err}");
     assert!(
         err.to_string().contains("no answer within")
@@ -167,20 +164,13 @@ async fn imds_falls_back_to_v1_without_a_token_unless_v1_is_disabled() {
 async fn imds_without_a_role_or_disabled_or_unreachable_moves_on() {
     let server = imds(None, String::new()).await;
     let url = server.url();
-    let err = ImdsProvider::new(ctx(&[("AWS_EC2_METADATA_SERVICE_ENDPOINT", &url)]))
-        .provide_credentials()
-        .await
-        .unwrap_err();
+    let err = from_imds(&url, &[]).await.unwrap_err();
     assert!(err.is_not_loaded(), "{err}");
     assert!(err.to_string().contains("no IAM role"), "{err}");
 
-    let err = ImdsProvider::new(ctx(&[
-        ("AWS_EC2_METADATA_SERVICE_ENDPOINT", &url),
-        ("AWS_EC2_METADATA_DISABLED", "true"),
-    ]))
-    .provide_credentials()
-    .await
-    .unwrap_err();
+    let err = from_imds(&url, &[("AWS_EC2_METADATA_DISABLED", "true")])
+        .await
+        .unwrap_err();
     assert!(err.is_not_loaded());
     assert_eq!(server.requests().len(), 2, "disabled: no request sent");
 
@@ -188,13 +178,7 @@ async fn imds_without_a_role_or_disabled_or_unreachable_moves_on() {
     // provider gives up after its 1 s deadline and the chain moves on.
     let (addr, _hole) = black_hole().await;
     let started = Instant::now();
-    let err = ImdsProvider::new(ctx(&[(
-        "AWS_EC2_METADATA_SERVICE_ENDPOINT",
-        &format!("http://{addr}"),
-    )]))
-    .provide_credentials()
-    .await
-    .unwrap_err();
+    let err = from_imds(&format!("http://{addr}"), &[]).await.unwrap_err();
     assert!(err.is_not_loaded(), "{err}");
     assert!(
         started.elapsed() < Duration::from_secs(5),
@@ -353,18 +337,13 @@ async fn sso_profiles_exchange_the_cached_token() {
         r#"{"roleCredentials":{"accessKeyId":"ASIASSO","secretAccessKey":"sso-secret","sessionToken":"sso-token","expiration":4070908800000}}"#.to_owned(),
     )
     .await;
-    let home = tempfile::tempdir().unwrap();
-    let aws = home.path().join(".aws");
-    std::fs::create_dir_all(aws.join("sso/cache")).unwrap();
-    std::fs::write(
-        aws.join("config"),
+    let (home, aws) = sso_home(
         "[profile dev]\nsso_session = corp\nsso_account_id = 111122223333\nsso_role_name = ReadOnly\n\
          [sso-session corp]\nsso_region = us-east-1\nsso_start_url = https://corp.awsapps.com/start\n\
          [profile legacy]\nsso_start_url = https://legacy.awsapps.com/start\nsso_region = eu-west-1\n\
          sso_account_id = 111122223333\nsso_role_name = ReadOnly\n\
          [profile other]\nsso_session = corp\nsso_account_id = 999999999999\nsso_role_name = Admin\n",
-    )
-    .unwrap();
+    );
     // File names: SHA-1 of the session name / start URL, as the AWS CLI writes them.
     std::fs::write(
         aws.join("sso/cache/ee0bfd2552fbd840c02cc48b6e823320543c450f.json"),
@@ -432,15 +411,10 @@ async fn sso_session_tokens_near_expiry_are_refreshed_and_the_cache_rewritten() 
         "refresh-2",
     )
     .await;
-    let home = tempfile::tempdir().unwrap();
-    let aws = home.path().join(".aws");
-    std::fs::create_dir_all(aws.join("sso/cache")).unwrap();
-    std::fs::write(
-        aws.join("config"),
+    let (home, aws) = sso_home(
         "[profile dev]\nsso_session = corp\nsso_account_id = 111122223333\nsso_role_name = ReadOnly\n\
          [sso-session corp]\nsso_region = us-east-1\nsso_start_url = https://corp.awsapps.com/start\n",
-    )
-    .unwrap();
+    );
     let cache = aws.join("sso/cache/ee0bfd2552fbd840c02cc48b6e823320543c450f.json");
     let write_cache = |access: &str, expires: std::time::SystemTime, refresh: &str| {
         let json = serde_json::json!({
