@@ -57,22 +57,17 @@ impl ImdsProvider {
         Ok(endpoint.trim_end_matches('/').to_owned())
     }
 
-    /// Sends one request. A failed exchange is `Err(Ok(_))`, so the token request can
-    /// tell a timeout apart; `Err(Err(_))` is a request that could not be sent at all.
+    /// Sends one request (bodiless); the transport's own error, so the token request
+    /// can tell a timeout apart.
     async fn exchange(
         &self,
         request: http::request::Builder,
         what: &str,
-    ) -> Result<super::http::HttpResponse, Result<HttpError, CredentialsError>> {
+    ) -> Result<Result<super::http::HttpResponse, HttpError>, CredentialsError> {
         let request = request.body(Full::new(Bytes::new())).map_err(|e| {
-            Err(CredentialsError::caused(
-                NAME,
-                format!("cannot build the {what} request"),
-                e,
-            ))
+            CredentialsError::caused(NAME, format!("cannot build the {what} request"), e)
         })?;
-        let client = self.ctx.http(NAME).map_err(Err)?;
-        client.send(request, TIMEOUT).await.map_err(Ok)
+        Ok(self.ctx.http(NAME)?.send(request, TIMEOUT).await)
     }
 
     async fn send(
@@ -80,11 +75,9 @@ impl ImdsProvider {
         request: http::request::Builder,
         what: &str,
     ) -> Result<super::http::HttpResponse, CredentialsError> {
-        match self.exchange(request, what).await {
-            Ok(r) => Ok(r),
-            Err(Ok(e)) => Err(http_failure(what, e)),
-            Err(Err(e)) => Err(e),
-        }
+        self.exchange(request, what)
+            .await?
+            .map_err(|e| http_failure(what, e))
     }
 
     /// The IMDSv2 session token as a header, or `None` to go on with IMDSv1 (see the
@@ -92,16 +85,15 @@ impl ImdsProvider {
     async fn token(&self, base: &str) -> Result<Option<http::HeaderValue>, CredentialsError> {
         let request = http::Request::put(format!("{base}/latest/api/token"))
             .header("x-aws-ec2-metadata-token-ttl-seconds", TOKEN_TTL_SECONDS);
-        let token = match self.exchange(request, "token").await {
+        let token = match self.exchange(request, "token").await? {
             Ok(r) => r,
-            Err(Ok(HttpError::Timeout(t))) => {
+            Err(HttpError::Timeout(t)) => {
                 // Off EC2 this is the usual case: with IMDSv1 forbidden it stays "not
                 // configured here", as an unanswered request always was.
                 let why = format!("the token request got no answer within {t:?}");
                 return self.v1_fallback(&why, CredentialsError::not_loaded);
             }
-            Err(Ok(e)) => return Err(http_failure("token", e)),
-            Err(Err(e)) => return Err(e),
+            Err(e) => return Err(http_failure("token", e)),
         };
         if matches!(token.status.as_u16(), 403..=405) {
             let why = format!("the token request was answered {}", token.status);
