@@ -115,11 +115,7 @@ impl ImdsProvider {
         why: &str,
         refusal: fn(&'static str, String) -> CredentialsError,
     ) -> Result<Option<http::HeaderValue>, CredentialsError> {
-        if self
-            .ctx
-            .var("AWS_EC2_METADATA_V1_DISABLED")
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
-        {
+        if self.is_true("AWS_EC2_METADATA_V1_DISABLED") {
             return Err(refusal(
                 NAME,
                 format!("{why}, and AWS_EC2_METADATA_V1_DISABLED=true forbids IMDSv1"),
@@ -132,6 +128,13 @@ impl ImdsProvider {
         Ok(None)
     }
 
+    /// True when the environment variable `name` is `true` (any case).
+    fn is_true(&self, name: &str) -> bool {
+        self.ctx
+            .var(name)
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+    }
+
     /// A GET of `path`, with the token when there is one.
     fn get(base: &str, path: &str, token: Option<&http::HeaderValue>) -> http::request::Builder {
         let request = http::Request::get(format!("{base}{path}"));
@@ -142,11 +145,7 @@ impl ImdsProvider {
     }
 
     async fn provide(&self) -> Result<Credentials, CredentialsError> {
-        if self
-            .ctx
-            .var("AWS_EC2_METADATA_DISABLED")
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
-        {
+        if self.is_true("AWS_EC2_METADATA_DISABLED") {
             return Err(CredentialsError::not_loaded(
                 NAME,
                 "AWS_EC2_METADATA_DISABLED is true",
