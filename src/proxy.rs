@@ -32,6 +32,7 @@ mod diagnose;
 mod drain;
 mod error;
 mod forward;
+mod h1;
 mod headers;
 mod limits;
 mod listener_tls;

@@ -23,22 +23,22 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use http::{Request, Response, Uri};
-use hyper::body::Incoming;
-use hyper::client::conn::{http1, http2};
+use http::request::Parts;
+use http::{Method, Request, Response, Uri};
+use hyper::client::conn::http2;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::Connection;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use tower_service::Service;
 
-use super::body::TrackedBody;
+use super::body::{TrackedBody, Upstream};
 use super::error::BoxError;
+use super::h1::{self, H1Conn};
 use super::upstream::ConnectToConnector;
 
 /// Most idle connections kept per route (the oldest is closed beyond it).
 const MAX_IDLE: usize = 256;
 
-type Sender = http1::SendRequest<TrackedBody>;
 type H2Sender = http2::SendRequest<TrackedBody>;
 
 /// A new connection: HTTP/1.1, or HTTP/2 when the upstream chose it by ALPN.
@@ -53,12 +53,13 @@ pub(crate) enum SendError {
     /// Connecting (TCP, TLS, or the HTTP/1.1 handshake) failed.
     Connect(BoxError),
     /// The request or response failed on an established connection.
-    Send(hyper::Error),
+    Send(BoxError),
 }
 
-/// An HTTP/1.1 upstream connection and the worker that drives it.
+/// An idle HTTP/1.1 upstream connection ([`h1`]) and the worker whose runtime its
+/// socket is registered with.
 struct Conn {
-    sender: Sender,
+    h1: Box<H1Conn>,
     home: Home,
 }
 
@@ -123,10 +124,10 @@ impl IdleConns {
     fn take(&self, key: &str, here: Home, local_only: bool) -> Option<Conn> {
         let mut idle = self.lock();
         let now = Instant::now();
-        idle.retain(|i| {
-            !i.conn.sender.is_closed() && now.duration_since(i.since) < self.idle_timeout
+        idle.retain_mut(|i| {
+            now.duration_since(i.since) < self.idle_timeout && !i.conn.h1.is_closed()
         });
-        let usable = |i: &Idle| &*i.key == key && i.conn.sender.is_ready();
+        let usable = |i: &Idle| &*i.key == key;
         let local = idle.iter().rposition(|i| i.conn.home == here && usable(i));
         let pos = match local {
             Some(p) => p,
@@ -156,8 +157,8 @@ impl IdleConns {
     }
 
     /// Keeps `conn` for reuse, if it is still open.
-    fn put(&self, key: Arc<str>, conn: Conn) {
-        if conn.sender.is_closed() {
+    fn put(&self, key: Arc<str>, mut conn: Conn) {
+        if conn.h1.is_closed() {
             return;
         }
         let mut idle = self.lock();
@@ -201,19 +202,15 @@ impl IdleConns {
             h2.push((key.clone(), sender.clone()));
             return Ok(NewConn::H2(sender));
         }
-        let (sender, conn) = http1::Builder::new()
-            .handshake(io)
-            .await
-            .map_err(|e| SendError::Connect(e.into()))?;
-        drive(conn);
         Ok(NewConn::H1(Conn {
-            sender,
+            h1: Box::new(H1Conn::new(Box::new(TokioIo::new(io)))),
             home: here(),
         }))
     }
 }
 
-/// Runs a connection's I/O task on the caller's runtime until either side closes it.
+/// Runs an HTTP/2 connection's I/O task on the caller's runtime until either side
+/// closes it.
 fn drive<C>(conn: C)
 where
     C: std::future::Future<Output = Result<(), hyper::Error>> + Send + 'static,
@@ -228,17 +225,29 @@ where
 /// The upstream connection a client connection's last request used. Dropping it (when
 /// the client connection ends) hands the connection to its route's idle list.
 pub(crate) struct Pinned {
-    held: Mutex<Option<Held>>,
+    /// Shared with the response body that holds the connection while it streams, which
+    /// puts it back here when the body ends.
+    slot: Arc<Slot>,
     /// The client connection's worker: read once, when it is accepted (a connection
     /// never moves to another worker), not per request.
     here: Home,
+}
+
+#[derive(Default)]
+struct Slot(Mutex<SlotState>);
+
+#[derive(Default)]
+struct SlotState {
+    held: Option<Held>,
+    /// The client connection is gone: connections given back go to the idle list.
+    closed: bool,
 }
 
 impl Default for Pinned {
     /// Nothing pinned yet, for a client connection served on the calling runtime.
     fn default() -> Self {
         Self {
-            held: Mutex::new(None),
+            slot: Arc::default(),
             here: here(),
         }
     }
@@ -252,32 +261,54 @@ struct Held {
 
 impl std::fmt::Debug for Pinned {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let held = self.lock().as_ref().map(|h| h.key.clone());
+        let held = self.slot.lock().held.as_ref().map(|h| h.key.clone());
         f.debug_tuple("Pinned").field(&held).finish()
     }
 }
 
-impl Pinned {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Held>> {
-        self.held.lock().unwrap_or_else(PoisonError::into_inner)
+impl Slot {
+    fn lock(&self) -> std::sync::MutexGuard<'_, SlotState> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Pins `conn`; one pinned meanwhile (by a concurrent request), or any once the
+    /// client connection is gone, goes to its idle list.
+    fn pin(&self, pool: &Arc<IdleConns>, key: Arc<str>, conn: Conn) {
+        let mut state = self.lock();
+        if state.closed {
+            drop(state);
+            pool.put(key, conn);
+            return;
+        }
+        let old = state.held.replace(Held {
+            pool: pool.clone(),
+            key,
+            conn,
+        });
+        drop(state);
+        if let Some(h) = old {
+            h.pool.put(h.key, h.conn);
+        }
+    }
+}
+
+impl Pinned {
     /// Hands the pinned connection to its route's idle list (the client connection
     /// has gone quiet): idle clients then share at most [`MAX_IDLE`] upstream
     /// connections per route instead of holding one each.
     pub(crate) fn release(&self) {
-        let held = self.lock().take();
+        let held = self.slot.lock().held.take();
         if let Some(h) = held {
             h.pool.put(h.key, h.conn);
         }
     }
 
-    /// The pinned connection if it goes to `key` on `pool` and can take a request now,
-    /// unless it is homed on another worker and `pool` has an idle one homed `here`.
-    /// Any connection not returned goes back to its route's idle list.
+    /// The pinned connection if it goes to `key` on `pool` and is still open, unless
+    /// it is homed on another worker and `pool` has an idle one homed `here`. Any
+    /// connection not returned goes back to its route's idle list.
     fn take(&self, pool: &Arc<IdleConns>, key: &str) -> Option<Conn> {
-        let held = self.lock().take()?;
-        if Arc::ptr_eq(&held.pool, pool) && &*held.key == key && held.conn.sender.is_ready() {
+        let mut held = self.slot.lock().held.take()?;
+        if Arc::ptr_eq(&held.pool, pool) && &*held.key == key && !held.conn.h1.is_closed() {
             if held.conn.home == self.here {
                 return Some(held.conn);
             }
@@ -290,111 +321,127 @@ impl Pinned {
         held.pool.put(held.key, held.conn);
         None
     }
+}
 
-    /// Pins `conn`; a connection pinned meanwhile (by a concurrent request) goes
-    /// back to its idle list.
-    fn pin(&self, pool: &Arc<IdleConns>, key: Arc<str>, conn: Conn) {
-        let old = self.lock().replace(Held {
-            pool: pool.clone(),
-            key,
-            conn,
-        });
-        if let Some(h) = old {
+impl Drop for Pinned {
+    fn drop(&mut self) {
+        let held = {
+            let mut state = self.slot.lock();
+            state.closed = true;
+            state.held.take()
+        };
+        if let Some(h) = held {
             h.pool.put(h.key, h.conn);
         }
     }
 }
 
-impl Drop for Pinned {
-    fn drop(&mut self) {
-        self.release();
-    }
-}
-
 /// Sends `req` (absolute URI) over the client connection's pinned upstream connection,
-/// an idle one, or a new one, and pins the connection used. A request that a reused
-/// connection closed before sending is retried once on a new connection.
+/// an idle one, or a new one, and pins the connection used once the response has
+/// ended. A request that fails on a kept connection before any answer came (the
+/// upstream had closed it) is sent again on a new one, if it is idempotent and its
+/// body is empty or in memory.
 pub(crate) async fn send(
     pinned: &Pinned,
     pool: &Arc<IdleConns>,
     key: Arc<str>,
-    mut req: Request<TrackedBody>,
-) -> Result<Response<Incoming>, SendError> {
+    req: Request<TrackedBody>,
+) -> Result<Response<Upstream>, SendError> {
     // The usual request finds a kept connection. Everything else (HTTP/2, connecting,
     // the retry) is boxed (`send_h2`, `send_on_new`): inline, its states made this
     // future, which every request copies into its box, kilobytes larger.
     if let Some(h2) = pool.h2(&key) {
         return Box::pin(send_h2(h2, req)).await;
     }
-    let reused = pinned
+    let kept = pinned
         .take(pool, &key)
         .or_else(|| pool.take(&key, pinned.here, false));
-    let Some(mut conn) = reused else {
+    let Some(conn) = kept else {
         return Box::pin(send_on_new(pinned, pool, key, req)).await;
     };
-    let uri = req.uri().clone();
-    // HTTP/1.1 to an origin server: the request line carries only the path and query.
-    *req.uri_mut() = origin_form(&uri);
-    let mut unsent = match conn.sender.try_send_request(req).await {
-        Ok(resp) => {
-            keep(pinned, pool, key, conn, uri);
-            return Ok(resp);
-        }
-        Err(mut e) => match e.take_message() {
-            // Not sent: the kept connection was closed under us (the upstream's
-            // keep-alive ended). Nothing reached the upstream, so a retry is safe.
-            Some(req) => req,
-            None => return Err(SendError::Send(e.into_error())),
-        },
+    if conn.home != pinned.here {
+        pool.warm(req.uri().clone(), key.clone());
+    }
+    let (parts, body) = req.into_parts();
+    let replay = if is_idempotent(&parts.method) {
+        body.replay()
+    } else {
+        None
     };
-    *unsent.uri_mut() = uri;
-    Box::pin(send_on_new(pinned, pool, key, unsent)).await
+    match send_on(conn, pinned, pool, key.clone(), &parts, body).await {
+        Ok(resp) => Ok(resp),
+        Err(failed) => match replay {
+            Some(body) if failed.no_response => {
+                tracing::debug!(error = %failed.error, "kept upstream connection was closed; sending again on a new one");
+                Box::pin(send_on_new(
+                    pinned,
+                    pool,
+                    key,
+                    Request::from_parts(parts, body),
+                ))
+                .await
+            }
+            _ => Err(SendError::Send(failed.error.into())),
+        },
+    }
 }
 
-/// Sends `req` (absolute URI) over a new connection, and pins it.
+/// Sends the request in `parts` with `body` on `conn`; the connection is pinned again
+/// when the response has ended, if it can carry another request.
+async fn send_on(
+    conn: Conn,
+    pinned: &Pinned,
+    pool: &Arc<IdleConns>,
+    key: Arc<str>,
+    parts: &Parts,
+    body: TrackedBody,
+) -> Result<Response<Upstream>, h1::Failed> {
+    // HTTP/1.1 to an origin server: the request line carries only the path and query.
+    let target = parts
+        .uri
+        .path_and_query()
+        .map_or("/", http::uri::PathAndQuery::as_str);
+    let (slot, pool, home) = (pinned.slot.clone(), pool.clone(), conn.home);
+    let ret = move |h1| slot.pin(&pool, key, Conn { h1, home });
+    let resp = h1::send(conn.h1, &parts.method, target, &parts.headers, body, ret).await?;
+    Ok(resp.map(Upstream::H1))
+}
+
 async fn send_on_new(
     pinned: &Pinned,
     pool: &Arc<IdleConns>,
     key: Arc<str>,
-    mut req: Request<TrackedBody>,
-) -> Result<Response<Incoming>, SendError> {
-    let mut conn = match pool.connect(req.uri(), &key).await? {
+    req: Request<TrackedBody>,
+) -> Result<Response<Upstream>, SendError> {
+    let conn = match pool.connect(req.uri(), &key).await? {
         NewConn::H1(c) => c,
         // HTTP/2 keeps the absolute URI (its :scheme and :authority).
         NewConn::H2(h2) => return send_h2(h2, req).await,
     };
-    let uri = req.uri().clone();
-    *req.uri_mut() = origin_form(&uri);
-    let resp = conn
-        .sender
-        .try_send_request(req)
+    let (parts, body) = req.into_parts();
+    send_on(conn, pinned, pool, key, &parts, body)
         .await
-        .map_err(|e| SendError::Send(e.into_error()))?;
-    keep(pinned, pool, key, conn, uri);
-    Ok(resp)
+        .map_err(|f| SendError::Send(f.error.into()))
 }
 
 /// Sends `req` on the upstream's shared HTTP/2 connection.
 async fn send_h2(
     mut h2: H2Sender,
     req: Request<TrackedBody>,
-) -> Result<Response<Incoming>, SendError> {
-    h2.send_request(req).await.map_err(SendError::Send)
+) -> Result<Response<Upstream>, SendError> {
+    let resp = h2
+        .send_request(req)
+        .await
+        .map_err(|e| SendError::Send(e.into()))?;
+    Ok(resp.map(Upstream::Hyper))
 }
 
-/// Pins `conn`, which just carried a request, to the client connection; one homed on
-/// another worker gets a local replacement opened in the background.
-fn keep(pinned: &Pinned, pool: &Arc<IdleConns>, key: Arc<str>, conn: Conn, uri: Uri) {
-    if conn.home != pinned.here {
-        pool.warm(uri, key.clone());
-    }
-    pinned.pin(pool, key, conn);
-}
-
-/// `uri`'s path and query as a URI (`/` when it has none).
-fn origin_form(uri: &Uri) -> Uri {
-    uri.path_and_query()
-        .map_or_else(|| Uri::from_static("/"), |pq| Uri::from(pq.clone()))
+/// Methods whose request may be sent twice (RFC 9110 §9.2.2).
+fn is_idempotent(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS | Method::TRACE
+    )
 }
 
 #[cfg(test)]

@@ -292,6 +292,59 @@ impl TrackedBody {
     pub(crate) fn new(body: RequestBody, progress: Option<Arc<Progress>>) -> Self {
         Self { body, progress }
     }
+
+    /// The same body again, to send on another connection after the first failed
+    /// before sending anything was answered: only an empty or in-memory body can be.
+    pub(crate) fn replay(&self) -> Option<Self> {
+        let body = match &self.body {
+            RequestBody::Empty => RequestBody::Empty,
+            RequestBody::Memory(Some(b)) => RequestBody::Memory(Some(b.clone())),
+            _ => return None,
+        };
+        Some(Self {
+            body,
+            progress: self.progress.clone(),
+        })
+    }
+}
+
+/// A response body from upstream: hyper's (HTTP/2 upstreams, and the pooled client
+/// that HTTP/2 clients use), or the proxy's own HTTP/1.1 client's ([`super::h1`]).
+#[derive(Debug)]
+pub(crate) enum Upstream {
+    /// From hyper's client.
+    Hyper(Incoming),
+    /// From [`super::h1`].
+    H1(super::h1::UpstreamBody),
+}
+
+impl Body for Upstream {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match self.get_mut() {
+            Self::Hyper(b) => Pin::new(b).poll_frame(cx).map_err(Into::into),
+            Self::H1(b) => Pin::new(b).poll_frame(cx).map_err(Into::into),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Self::Hyper(b) => b.is_end_stream(),
+            Self::H1(b) => b.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            Self::Hyper(b) => b.size_hint(),
+            Self::H1(b) => b.size_hint(),
+        }
+    }
 }
 
 impl Body for TrackedBody {
@@ -330,9 +383,9 @@ pub(crate) struct ResponseBody {
 #[derive(Debug)]
 enum ResponseInner {
     Full(Option<Bytes>),
-    Upstream(Incoming),
+    Upstream(Upstream),
     /// Bytes already read from the upstream body (see `diagnose`), then the rest.
-    Prefixed(Option<Bytes>, Incoming),
+    Prefixed(Option<Bytes>, Upstream),
 }
 
 impl ResponseBody {
@@ -345,7 +398,7 @@ impl ResponseBody {
     }
 
     /// The upstream's body, streamed.
-    pub(crate) fn upstream(body: Incoming) -> Self {
+    pub(crate) fn upstream(body: Upstream) -> Self {
         Self {
             inner: ResponseInner::Upstream(body),
             log: None,
@@ -354,7 +407,7 @@ impl ResponseBody {
 
     /// The upstream's body whose first bytes, `prefix`, were already read; `ended`
     /// when that was all of it.
-    pub(crate) fn upstream_prefixed(prefix: Bytes, body: Incoming, ended: bool) -> Self {
+    pub(crate) fn upstream_prefixed(prefix: Bytes, body: Upstream, ended: bool) -> Self {
         let inner = match (ended, prefix.is_empty()) {
             (true, true) => ResponseInner::Full(None),
             (true, false) => ResponseInner::Full(Some(prefix)),
@@ -375,12 +428,12 @@ impl ResponseBody {
 
 impl Body for ResponseBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BoxError;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = self.get_mut();
         let out = match &mut this.inner {
             ResponseInner::Full(b) => b.take().map(|b| Ok(Frame::data(b))),

@@ -7,10 +7,11 @@
 //! prefix of the body ([`PEEK_BYTES`]); the prefix is sent on to the client unchanged,
 //! so the body is never buffered whole.
 
+use super::body::Upstream;
+use super::error::BoxError;
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, StatusCode};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use std::sync::Arc;
 
 use crate::credentials::Credentials;
@@ -90,7 +91,7 @@ pub(crate) fn signature_error(headers: &HeaderMap, body_prefix: &[u8]) -> Option
 
 /// Reads up to [`PEEK_BYTES`] of `body`: returns the bytes read and whether the body
 /// ended. The caller sends the prefix on before the rest.
-pub(crate) async fn peek(body: &mut Incoming) -> Result<(Bytes, bool), hyper::Error> {
+pub(crate) async fn peek(body: &mut Upstream) -> Result<(Bytes, bool), BoxError> {
     let mut buf = BytesMut::new();
     while buf.len() < PEEK_BYTES {
         match body.frame().await {

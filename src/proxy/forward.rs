@@ -10,7 +10,7 @@ use tracing::Instrument;
 
 use super::access_log::{AccessLog, LogPath};
 use super::affinity::{self, Pinned};
-use super::body::{hash_and_buffer, Progress, RequestBody, ResponseBody, TrackedBody};
+use super::body::{hash_and_buffer, Progress, RequestBody, ResponseBody, TrackedBody, Upstream};
 use super::conn_state::ConnState;
 use super::diagnose::{self, Signed};
 use super::error::{chain, BoxError};
@@ -205,7 +205,7 @@ async fn proxy(
                 .await
                 .map_err(|e| ProxyError::Upstream {
                     upstream: target.host_port().to_string(),
-                    source: e.into(),
+                    source: e,
                 })?;
         if let Some(code) = diagnose::signature_error(&parts.headers, &prefix) {
             diagnose::log_failure(code, &route.config.name, &signed);
@@ -286,7 +286,7 @@ async fn send(
     pinned: Option<&Pinned>,
     timer: &TimerSlot,
     req: Request<RequestBody>,
-) -> Result<Response<Incoming>, ProxyError> {
+) -> Result<Response<Upstream>, ProxyError> {
     let timeout = state.upstream.response_timeout;
     // Only errors name the upstream: format it then, not for every request.
     let upstream = || target.host_port().to_string();
@@ -303,15 +303,13 @@ async fn send(
                 .await
                 .map_err(|e| match e {
                     affinity::SendError::Connect(e) => SendFailure::Connect(e),
-                    affinity::SendError::Send(e) => SendFailure::Other(e.into()),
+                    affinity::SendError::Send(e) => SendFailure::Other(e),
                 }),
-            None => target.route.client.request(req).await.map_err(|e| {
-                if e.is_connect() {
-                    SendFailure::Connect(e.into())
-                } else {
-                    SendFailure::Other(e.into())
-                }
-            }),
+            None => match target.route.client.request(req).await {
+                Ok(resp) => Ok(resp.map(Upstream::Hyper)),
+                Err(e) if e.is_connect() => Err(SendFailure::Connect(e.into())),
+                Err(e) => Err(SendFailure::Other(e.into())),
+            },
         }
     };
     tokio::pin!(fut);

@@ -1,0 +1,330 @@
+//! The bytes of an HTTP/1.1 exchange's heads: the request head written upstream, and
+//! the response head parsed into a [`Head`] with its body's framing (RFC 9112 §6.3).
+
+use std::mem::MaybeUninit;
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, StatusCode, Version};
+
+use super::Error;
+
+/// Most header fields accepted in a response head (hyper's default too).
+pub(crate) const MAX_HEADERS: usize = 100;
+/// Largest response head accepted, in bytes.
+pub(crate) const MAX_HEAD_BYTES: usize = 64 * 1024;
+
+/// Appends `method target HTTP/1.1`, the header fields and the blank line to `out`.
+///
+/// `target` is in origin form (`/path?query`); an `http::uri::PathAndQuery` and the
+/// `http` header types cannot hold CR, LF or spaces, so the head cannot be split.
+pub(crate) fn write_request(out: &mut Vec<u8>, method: &Method, target: &str, headers: &HeaderMap) {
+    let fields: usize = headers
+        .iter()
+        .map(|(n, v)| n.as_str().len() + v.len() + 4)
+        .sum();
+    out.reserve(method.as_str().len() + target.len() + fields + 13);
+    out.extend_from_slice(method.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(target.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    for (name, value) in headers {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// How a response's body is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Framing {
+    /// Exactly this many bytes (0: no body, e.g. a HEAD response or a 204).
+    Length(u64),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+    /// Everything until the upstream closes the connection.
+    UntilClose,
+}
+
+/// A parsed final (non-1xx) response head.
+#[derive(Debug)]
+pub(crate) struct Head {
+    pub(crate) status: StatusCode,
+    pub(crate) version: Version,
+    pub(crate) headers: HeaderMap,
+    pub(crate) framing: Framing,
+    /// The connection can carry another request once the body has been read.
+    pub(crate) keep_alive: bool,
+}
+
+/// What the bytes read so far hold.
+#[derive(Debug)]
+pub(crate) enum Parsed {
+    /// Not a whole head yet.
+    Partial,
+    /// An interim (1xx) response of this many bytes, to skip.
+    Interim(usize),
+    /// A final response head of this many bytes.
+    Final(usize, Head),
+}
+
+/// Parses the response head at the start of `buf`, for a request with `method`.
+pub(crate) fn parse_response(buf: &[u8], method: &Method) -> Result<Parsed, Error> {
+    let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut resp = httparse::Response::new(&mut []);
+    let len = match httparse::ParserConfig::default()
+        .parse_response_with_uninit_headers(&mut resp, buf, &mut slots)
+    {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD_BYTES => {
+            return Err(Error::HeadTooLarge)
+        }
+        Ok(httparse::Status::Partial) => return Ok(Parsed::Partial),
+        Err(httparse::Error::TooManyHeaders) => return Err(Error::TooManyHeaders),
+        Err(e) => return Err(Error::InvalidHead(e.to_string())),
+    };
+    if len > MAX_HEAD_BYTES {
+        return Err(Error::HeadTooLarge);
+    }
+    // invariant: httparse sets both on Complete; 0 is never a valid code.
+    let code = resp.code.unwrap_or(0);
+    let status = StatusCode::from_u16(code)
+        .map_err(|_| Error::InvalidHead(format!("status code {code}")))?;
+    if status == StatusCode::SWITCHING_PROTOCOLS {
+        return Err(Error::Upgrade);
+    }
+    if status.is_informational() {
+        return Ok(Parsed::Interim(len));
+    }
+    let version = if resp.version == Some(0) {
+        Version::HTTP_10
+    } else {
+        Version::HTTP_11
+    };
+    let mut headers = HeaderMap::with_capacity(resp.headers.len());
+    let mut length: Option<u64> = None;
+    let mut chunked = false;
+    let mut transfer_encoding = false;
+    let mut close = version == Version::HTTP_10;
+    for h in resp.headers.iter() {
+        let name = HeaderName::from_bytes(h.name.as_bytes())
+            .map_err(|_| Error::InvalidHead(format!("header name {:?}", h.name)))?;
+        let value = HeaderValue::from_bytes(h.value)
+            .map_err(|_| Error::InvalidHead(format!("value of {name}")))?;
+        if name == header::CONTENT_LENGTH {
+            let n = content_length(h.value)
+                .ok_or_else(|| Error::InvalidHead("Content-Length is not a number".into()))?;
+            if length.is_some_and(|l| l != n) {
+                return Err(Error::InvalidHead(
+                    "conflicting Content-Length values".into(),
+                ));
+            }
+            length = Some(n);
+        } else if name == header::TRANSFER_ENCODING {
+            transfer_encoding = true;
+            // Only the final coding decides the framing (RFC 9112 §6.3).
+            chunked = last_token(h.value).eq_ignore_ascii_case(b"chunked");
+        } else if name == header::CONNECTION {
+            for token in h.value.split(|&b| b == b',') {
+                let token = token.trim_ascii();
+                if token.eq_ignore_ascii_case(b"close") {
+                    close = true;
+                } else if token.eq_ignore_ascii_case(b"keep-alive") && version == Version::HTTP_10 {
+                    close = false;
+                }
+            }
+        }
+        headers.append(name, value);
+    }
+    let no_body = method == Method::HEAD
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED;
+    let framing = if no_body {
+        Framing::Length(0)
+    } else if transfer_encoding {
+        // A message with both is a smuggling risk: Transfer-Encoding wins and the
+        // connection is not reused.
+        if length.is_some() {
+            close = true;
+        }
+        if chunked {
+            Framing::Chunked
+        } else {
+            Framing::UntilClose
+        }
+    } else {
+        match length {
+            Some(n) => Framing::Length(n),
+            None => Framing::UntilClose,
+        }
+    };
+    let keep_alive = !close && framing != Framing::UntilClose;
+    Ok(Parsed::Final(
+        len,
+        Head {
+            status,
+            version,
+            headers,
+            framing,
+            keep_alive,
+        },
+    ))
+}
+
+/// A Content-Length value: digits, or a list of equal numbers (`5, 5`).
+fn content_length(value: &[u8]) -> Option<u64> {
+    let mut out = None;
+    for part in value.split(|&b| b == b',') {
+        let part = part.trim_ascii();
+        if part.is_empty() || !part.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let n: u64 = std::str::from_utf8(part).ok()?.parse().ok()?;
+        if out.is_some_and(|o| o != n) {
+            return None;
+        }
+        out = Some(n);
+    }
+    out
+}
+
+/// The last comma-separated token of a header value, trimmed.
+fn last_token(value: &[u8]) -> &[u8] {
+    value
+        .rsplit(|&b| b == b',')
+        .next()
+        .unwrap_or_default()
+        .trim_ascii()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // Tests: a panic is the failure report.
+mod tests {
+    use super::*;
+
+    fn parse(text: &str, method: &Method) -> Result<Parsed, Error> {
+        parse_response(text.as_bytes(), method)
+    }
+
+    fn head(text: &str) -> Head {
+        match parse(text, &Method::GET).unwrap() {
+            Parsed::Final(n, h) => {
+                assert_eq!(n, text.find("\r\n\r\n").unwrap() + 4);
+                h
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn writes_an_origin_form_request_head() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, HeaderValue::from_static("s3.local"));
+        headers.insert("x-amz-date", HeaderValue::from_static("20150830T123600Z"));
+        let mut out = Vec::new();
+        write_request(&mut out, &Method::PUT, "/b/k?x=1", &headers);
+        assert_eq!(
+            out,
+            b"PUT /b/k?x=1 HTTP/1.1\r\nhost: s3.local\r\nx-amz-date: 20150830T123600Z\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn framing_follows_rfc_9112() {
+        let h = head("HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n");
+        assert_eq!((h.framing, h.keep_alive), (Framing::Length(12), true));
+        assert_eq!(h.headers["content-length"], "12");
+
+        let h = head("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n");
+        assert_eq!((h.framing, h.keep_alive), (Framing::Chunked, true));
+
+        // Transfer-Encoding wins over Content-Length, and the connection is not kept.
+        let h = head("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n");
+        assert_eq!((h.framing, h.keep_alive), (Framing::Chunked, false));
+
+        // A final coding other than chunked: the body runs to the close.
+        let h = head("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n");
+        assert_eq!((h.framing, h.keep_alive), (Framing::UntilClose, false));
+
+        let h = head("HTTP/1.1 200 OK\r\nServer: x\r\n\r\n");
+        assert_eq!((h.framing, h.keep_alive), (Framing::UntilClose, false));
+
+        for status in ["204 No Content", "304 Not Modified"] {
+            let h = head(&format!("HTTP/1.1 {status}\r\nContent-Length: 7\r\n\r\n"));
+            assert_eq!((h.framing, h.keep_alive), (Framing::Length(0), true));
+        }
+        match parse(
+            "HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\n",
+            &Method::HEAD,
+        )
+        .unwrap()
+        {
+            Parsed::Final(_, h) => assert_eq!(h.framing, Framing::Length(0)),
+            other => panic!("{other:?}"),
+        }
+
+        let h = head("HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\n");
+        assert_eq!(h.framing, Framing::Length(5));
+    }
+
+    #[test]
+    fn connection_reuse_follows_version_and_connection_header() {
+        let h =
+            head("HTTP/1.1 200 OK\r\nConnection: keep-alive, close\r\nContent-Length: 0\r\n\r\n");
+        assert!(!h.keep_alive);
+        let h = head("HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n");
+        assert!(!h.keep_alive);
+        assert_eq!(h.version, Version::HTTP_10);
+        let h = head("HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 0\r\n\r\n");
+        assert!(h.keep_alive);
+    }
+
+    #[test]
+    fn interim_responses_are_skipped_and_upgrades_refused() {
+        let text = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n";
+        match parse(text, &Method::PUT).unwrap() {
+            Parsed::Interim(n) => assert_eq!(n, 25),
+            other => panic!("{other:?}"),
+        }
+        let err = parse("HTTP/1.1 101 Switching Protocols\r\n\r\n", &Method::GET).unwrap_err();
+        assert!(matches!(err, Error::Upgrade), "{err}");
+    }
+
+    #[test]
+    fn bad_heads_are_errors_that_say_why() {
+        assert!(matches!(
+            parse("HTTP/1.1 200 OK\r\nContent-Le", &Method::GET).unwrap(),
+            Parsed::Partial
+        ));
+        let cases = [
+            (
+                "HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n",
+                "not a number",
+            ),
+            (
+                "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
+                "not a number",
+            ),
+            (
+                "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+                "conflicting",
+            ),
+            (
+                "HTTP/1.1 200 OK\r\nContent-Length: 1, 2\r\n\r\n",
+                "not a number",
+            ),
+            ("HTTX/1.1 200 OK\r\n\r\n", "invalid"),
+        ];
+        for (text, want) in cases {
+            let err = parse(text, &Method::GET).unwrap_err().to_string();
+            assert!(err.contains(want), "{text:?}: {err}");
+        }
+        let many: String = (0..=MAX_HEADERS).map(|i| format!("x-{i}: v\r\n")).collect();
+        let err = parse(&format!("HTTP/1.1 200 OK\r\n{many}\r\n"), &Method::GET).unwrap_err();
+        assert!(matches!(err, Error::TooManyHeaders), "{err}");
+        let big = format!("HTTP/1.1 200 OK\r\nx: {}", "a".repeat(MAX_HEAD_BYTES));
+        let err = parse(&big, &Method::GET).unwrap_err();
+        assert!(matches!(err, Error::HeadTooLarge), "{err}");
+    }
+}
