@@ -35,6 +35,7 @@ use super::body::{TrackedBody, Upstream};
 use super::error::BoxError;
 use super::h1::{self, H1Conn};
 use super::upstream::ConnectToConnector;
+use crate::sigv4::SigningOutput;
 
 /// Most idle connections kept per route (the oldest is closed beyond it).
 const MAX_IDLE: usize = 256;
@@ -346,18 +347,19 @@ pub(crate) async fn send(
     pool: &Arc<IdleConns>,
     key: Arc<str>,
     req: Request<TrackedBody>,
+    signed: &SigningOutput,
 ) -> Result<Response<Upstream>, SendError> {
     // The usual request finds a kept connection. Everything else (HTTP/2, connecting,
     // the retry) is boxed (`send_h2`, `send_on_new`): inline, its states made this
     // future, which every request copies into its box, kilobytes larger.
     if let Some(h2) = pool.h2(&key) {
-        return Box::pin(send_h2(h2, req)).await;
+        return Box::pin(send_h2(h2, req, signed)).await;
     }
     let kept = pinned
         .take(pool, &key)
         .or_else(|| pool.take(&key, pinned.here, false));
     let Some(conn) = kept else {
-        return Box::pin(send_on_new(pinned, pool, key, req)).await;
+        return Box::pin(send_on_new(pinned, pool, key, req, signed)).await;
     };
     if conn.home != pinned.here {
         pool.warm(req.uri().clone(), key.clone());
@@ -368,26 +370,22 @@ pub(crate) async fn send(
     } else {
         None
     };
-    match send_on(conn, pinned, pool, key.clone(), &parts, body).await {
+    match send_on(conn, pinned, pool, key.clone(), &parts, body, signed).await {
         Ok(resp) => Ok(resp),
         Err(failed) => match replay {
             Some(body) if failed.no_response => {
                 tracing::debug!(error = %failed.error, "kept upstream connection was closed; sending again on a new one");
-                Box::pin(send_on_new(
-                    pinned,
-                    pool,
-                    key,
-                    Request::from_parts(parts, body),
-                ))
-                .await
+                let req = Request::from_parts(parts, body);
+                Box::pin(send_on_new(pinned, pool, key, req, signed)).await
             }
             _ => Err(SendError::Send(failed.error.into())),
         },
     }
 }
 
-/// Sends the request in `parts` with `body` on `conn`; the connection is pinned again
-/// when the response has ended, if it can carry another request.
+/// Sends the request in `parts` with `body` and the `signed` headers on `conn`; the
+/// connection is pinned again when the response has ended, if it can carry another
+/// request.
 async fn send_on(
     conn: Conn,
     pinned: &Pinned,
@@ -395,6 +393,7 @@ async fn send_on(
     key: Arc<str>,
     parts: &Parts,
     body: TrackedBody,
+    signed: &SigningOutput,
 ) -> Result<Response<Upstream>, h1::Failed> {
     // HTTP/1.1 to an origin server: the request line carries only the path and query.
     let target = parts
@@ -403,7 +402,13 @@ async fn send_on(
         .map_or("/", http::uri::PathAndQuery::as_str);
     let (slot, pool, home) = (pinned.slot.clone(), pool.clone(), conn.home);
     let ret = move |h1| slot.pin(&pool, key, Conn { h1, home });
-    let resp = h1::send(conn.h1, &parts.method, target, &parts.headers, body, ret).await?;
+    let head = h1::RequestHead {
+        method: &parts.method,
+        target,
+        headers: &parts.headers,
+        signed: Some(signed),
+    };
+    let resp = h1::send(conn.h1, &head, body, ret).await?;
     Ok(resp.map(Upstream::H1))
 }
 
@@ -412,23 +417,28 @@ async fn send_on_new(
     pool: &Arc<IdleConns>,
     key: Arc<str>,
     req: Request<TrackedBody>,
+    signed: &SigningOutput,
 ) -> Result<Response<Upstream>, SendError> {
     let conn = match pool.connect(req.uri(), &key).await? {
         NewConn::H1(c) => c,
         // HTTP/2 keeps the absolute URI (its :scheme and :authority).
-        NewConn::H2(h2) => return send_h2(h2, req).await,
+        NewConn::H2(h2) => return send_h2(h2, req, signed).await,
     };
     let (parts, body) = req.into_parts();
-    send_on(conn, pinned, pool, key, &parts, body)
+    send_on(conn, pinned, pool, key, &parts, body, signed)
         .await
         .map_err(|f| SendError::Send(f.error.into()))
 }
 
-/// Sends `req` on the upstream's shared HTTP/2 connection.
+/// Sends `req` with the `signed` headers on the upstream's shared HTTP/2 connection.
 async fn send_h2(
     mut h2: H2Sender,
-    req: Request<TrackedBody>,
+    mut req: Request<TrackedBody>,
+    signed: &SigningOutput,
 ) -> Result<Response<Upstream>, SendError> {
+    signed
+        .apply_to_headers(req.headers_mut())
+        .map_err(|e| SendError::Send(e.into()))?;
     let resp = h2
         .send_request(req)
         .await
@@ -480,6 +490,24 @@ mod tests {
         addr
     }
 
+    /// A signature to send with test requests.
+    fn test_signature() -> SigningOutput {
+        use crate::credentials::Credentials;
+        use crate::sigv4::{sign, PayloadHash, SignableRequest, SigningParams, SigningSettings};
+        let creds = Credentials::new("AKIDEXAMPLE", "secret", None, None, "test");
+        let settings = SigningSettings::default();
+        let params = SigningParams::new(
+            &creds,
+            "us-east-1",
+            "s3",
+            std::time::SystemTime::now(),
+            &settings,
+        );
+        let request =
+            SignableRequest::new("GET", "/", vec![("host", "up")], PayloadHash::Bytes(b""));
+        sign(&request, &params).unwrap()
+    }
+
     /// Sends a GET through `pinned` and returns the upstream connection number.
     async fn conn_number(
         pinned: &Pinned,
@@ -489,7 +517,7 @@ mod tests {
         let body = TrackedBody::new(RequestBody::Empty, None);
         let req = Request::get(format!("http://{up}/")).body(body).unwrap();
         let key: Arc<str> = format!("http://{up}").into();
-        let resp = send(pinned, pool, key, req)
+        let resp = send(pinned, pool, key, req, &test_signature())
             .await
             .map_err(|e| format!("{e:?}"))
             .unwrap();

@@ -43,6 +43,11 @@ impl Signed {
         }
     }
 
+    /// The signer's output: the headers to send with the request.
+    pub(crate) fn output(&self) -> &SigningOutput {
+        &self.output
+    }
+
     /// The canonical request, with the session token redacted.
     pub(crate) fn canonical_request(&self) -> String {
         redact(

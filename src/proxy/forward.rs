@@ -23,7 +23,7 @@ use super::state::{ListenerState, ProxyState, RouteState};
 use super::timers::TimerSlot;
 use super::ProxyError;
 use crate::config::PayloadMode;
-use crate::sigv4::{PayloadHash, EMPTY_PAYLOAD_SHA256, X_AMZ_CONTENT_SHA256};
+use crate::sigv4::{PayloadHash, SigningOutput, EMPTY_PAYLOAD_SHA256, X_AMZ_CONTENT_SHA256};
 
 /// Proxies `req`, received on `listener`, and returns the response for the client
 /// (the upstream's, or an error). Writes one access-log line when the response ends.
@@ -161,7 +161,7 @@ async fn proxy(
     let output = sign_request(
         &parts.method,
         target.path_and_query.as_str(),
-        &mut headers,
+        &headers,
         payload,
         &SignWith {
             credentials: &credentials,
@@ -180,7 +180,15 @@ async fn proxy(
     *upstream_req.method_mut() = parts.method;
     *upstream_req.uri_mut() = target.uri()?;
     *upstream_req.headers_mut() = headers;
-    let resp = send(state, &target, pin, &conn.timers.response, upstream_req).await?;
+    let resp = send(
+        state,
+        &target,
+        pin,
+        &conn.timers.response,
+        upstream_req,
+        signed.output(),
+    )
+    .await?;
     log.upstream_status = Some(resp.status().as_u16());
     if matches!(
         resp.status(),
@@ -279,13 +287,15 @@ async fn credentials(
     }
 }
 
-/// Sends the signed request, mapping failures to 502/504.
+/// Sends the request with the headers of its signature, `signed`, mapping failures
+/// to 502/504.
 async fn send(
     state: &ProxyState,
     target: &Target<'_>,
     pinned: Option<&Pinned>,
     timer: &TimerSlot,
     req: Request<RequestBody>,
+    signed: &SigningOutput,
 ) -> Result<Response<Upstream>, ProxyError> {
     let timeout = state.upstream.response_timeout;
     // Only errors name the upstream: format it then, not for every request.
@@ -299,13 +309,18 @@ async fn send(
     let last_sent = || progress.as_ref().map_or(started, |p| p.last());
     let fut = async {
         match pinned {
-            Some(p) => affinity::send(p, &target.route.h1, target.pool_key(), req)
+            Some(p) => affinity::send(p, &target.route.h1, target.pool_key(), req, signed)
                 .await
                 .map_err(|e| match e {
                     affinity::SendError::Connect(e) => SendFailure::Connect(e),
                     affinity::SendError::Send(e) => SendFailure::Other(e),
                 }),
-            None => match target.route.client.request(req).await {
+            None => match target
+                .route
+                .client
+                .request(with_signature(req, signed)?)
+                .await
+            {
                 Ok(resp) => Ok(resp.map(Upstream::Hyper)),
                 Err(e) if e.is_connect() => Err(SendFailure::Connect(e.into())),
                 Err(e) => Err(SendFailure::Other(e.into())),
@@ -348,6 +363,18 @@ async fn send(
             source: e,
         }),
     }
+}
+
+/// `req` with the signature's headers set (for hyper's clients; [`super::h1`] writes
+/// them into the head itself).
+fn with_signature<B>(
+    mut req: Request<B>,
+    signed: &SigningOutput,
+) -> Result<Request<B>, SendFailure> {
+    signed
+        .apply_to_headers(req.headers_mut())
+        .map_err(|e| SendFailure::Other(e.into()))?;
+    Ok(req)
 }
 
 /// Why sending upstream failed, from either client path.

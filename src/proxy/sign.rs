@@ -1,5 +1,5 @@
 //! The adapter from an outgoing `http` request to [`crate::sigv4`]: collects the
-//! headers as strings, signs, and sets the signature headers. Nothing here decides
+//! headers as strings, signs, and checks the signature headers can be sent. Nothing here decides
 //! *what* is signed (that is [`super::headers`] and the route); it only refuses to go on
 //! when signing fails, so nothing is forwarded unsigned.
 
@@ -24,13 +24,15 @@ pub(crate) struct SignWith<'a> {
     pub(crate) key_cache: &'a SigningKeyCache,
 }
 
-/// Signs a request whose `headers` already hold `host` and everything to be sent, and
-/// adds the signature headers to `headers`. `path_and_query` is exactly what is sent.
-/// Returns the signer's output (its intermediate steps help debug a rejection).
+/// Signs a request whose `headers` already hold `host` and everything to be sent.
+/// `path_and_query` is exactly what is sent. Returns the signer's output, whose
+/// headers have been checked to be sendable: the caller sends them with the request
+/// ([`SigningOutput::apply_to_headers`], or written after the request's own by
+/// [`super::h1`]). Its intermediate steps help debug a rejection.
 pub(crate) fn sign_request(
     method: &Method,
     path_and_query: &str,
-    headers: &mut HeaderMap,
+    headers: &HeaderMap,
     payload: PayloadHash<'_>,
     with: &SignWith<'_>,
 ) -> Result<SigningOutput, ProxyError> {
@@ -52,6 +54,6 @@ pub(crate) fn sign_request(
     .with_key_cache(with.key_cache);
     let output = sigv4::sign(&request, &params).map_err(ProxyError::Sign)?;
     // The signer traces the canonical request and string to sign (token redacted).
-    output.apply_to_headers(headers).map_err(ProxyError::Sign)?;
+    output.check_header_values().map_err(ProxyError::Sign)?;
     Ok(output)
 }

@@ -126,6 +126,33 @@ impl SigningOutput {
         self.params().take(n)
     }
 
+    /// True when a request header named `name` (lower-case) must not be sent beside
+    /// [`Self::headers`]: one of them, or one the signer owns (`authorization`,
+    /// `x-amz-date`, `x-amz-security-token`). [`Self::apply_to_headers`] removes these;
+    /// a writer that sends [`Self::headers`] after the request's own skips them.
+    pub fn replaces_header(&self, name: &str) -> bool {
+        SIGNER_OWNED_HEADERS.iter().any(|h| h.as_str() == name)
+            || self.headers().any(|(n, _)| n == name)
+    }
+
+    /// Checks that every value in [`Self::headers`] can be sent as a header value
+    /// (visible ASCII, spaces and tabs; no control characters, so no line breaks): the
+    /// session token comes from a credential source and is not checked elsewhere.
+    pub fn check_header_values(&self) -> Result<(), SignError> {
+        for (name, value) in self.headers() {
+            // No early exit, so the loop is vectorised: this runs on every request.
+            let bad = value.bytes().fold(false, |bad, b| {
+                bad | ((b < b' ') & (b != b'\t')) | (b == 0x7f)
+            });
+            if bad {
+                return Err(SignError::InvalidHeaderValue {
+                    name: name.to_owned(),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// The value of the header named `name` (lower-case) in [`Self::headers`].
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers().find(|(n, _)| *n == name).map(|(_, v)| v)
@@ -269,5 +296,45 @@ impl SigningOutput {
             sep = '&';
         }
         out
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // Tests: a panic is the failure report.
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use crate::credentials::Credentials;
+    use crate::sigv4::{
+        sign, PayloadHash, SignError, SignableRequest, SigningParams, SigningSettings,
+    };
+
+    fn signed_with_token(token: &str) -> super::SigningOutput {
+        let creds = Credentials::new("AKIDEXAMPLE", "secret", Some(token.into()), None, "test");
+        let settings = SigningSettings::default();
+        let time = UNIX_EPOCH + Duration::from_secs(1_440_938_160);
+        let params = SigningParams::new(&creds, "us-east-1", "s3", time, &settings);
+        let request =
+            SignableRequest::new("GET", "/", vec![("host", "h")], PayloadHash::Bytes(b""));
+        sign(&request, &params).unwrap()
+    }
+
+    #[test]
+    fn a_value_that_would_split_the_head_is_refused() {
+        let ok = signed_with_token("FwoGZXIvYXdzEBY/token+with=base64");
+        ok.check_header_values().unwrap();
+        assert!(ok.replaces_header("x-amz-security-token"));
+        assert!(ok.replaces_header("authorization") && ok.replaces_header("x-amz-date"));
+        assert!(!ok.replaces_header("x-custom"));
+
+        let bad = signed_with_token("token\r\nx-injected: 1");
+        let err = bad.check_header_values().unwrap_err();
+        assert!(
+            matches!(&err, SignError::InvalidHeaderValue { name } if name == "x-amz-security-token"),
+            "{err}"
+        );
+        let mut headers = http::HeaderMap::new();
+        assert!(bad.apply_to_headers(&mut headers).is_err());
+        assert!(headers.is_empty(), "nothing applied");
     }
 }

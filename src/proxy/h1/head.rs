@@ -6,32 +6,50 @@ use std::mem::MaybeUninit;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode, Version};
 
-use super::Error;
+use super::{Error, RequestHead};
+use crate::sigv4::SigningOutput;
 
 /// Most header fields accepted in a response head (hyper's default too).
 pub(crate) const MAX_HEADERS: usize = 100;
 /// Largest response head accepted, in bytes.
 pub(crate) const MAX_HEAD_BYTES: usize = 64 * 1024;
 
-/// Appends `method target HTTP/1.1`, the header fields and the blank line to `out`.
+/// Appends `method target HTTP/1.1`, the header fields (the request's, then the
+/// signature's) and the blank line to `out`.
 ///
-/// `target` is in origin form (`/path?query`); an `http::uri::PathAndQuery` and the
-/// `http` header types cannot hold CR, LF or spaces, so the head cannot be split.
-pub(crate) fn write_request(out: &mut Vec<u8>, method: &Method, target: &str, headers: &HeaderMap) {
-    let fields: usize = headers
+/// The target is an `http::uri::PathAndQuery` and the request's fields are `http`
+/// types, none of which can hold CR or LF; the signature's values were checked by
+/// [`SigningOutput::check_header_values`]. So the head cannot be split.
+pub(crate) fn write_request(out: &mut Vec<u8>, req: &RequestHead<'_>) {
+    let signed = req.signed;
+    let fields: usize = req
+        .headers
         .iter()
         .map(|(n, v)| n.as_str().len() + v.len() + 4)
+        .chain(
+            signed
+                .into_iter()
+                .flat_map(|s| s.headers().map(|(n, v)| n.len() + v.len() + 4)),
+        )
         .sum();
-    out.reserve(method.as_str().len() + target.len() + fields + 13);
-    out.extend_from_slice(method.as_str().as_bytes());
+    out.reserve(req.method.as_str().len() + req.target.len() + fields + 13);
+    out.extend_from_slice(req.method.as_str().as_bytes());
     out.push(b' ');
-    out.extend_from_slice(target.as_bytes());
+    out.extend_from_slice(req.target.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
-    for (name, value) in headers {
-        out.extend_from_slice(name.as_str().as_bytes());
+    let mut field = |name: &[u8], value: &[u8]| {
+        out.extend_from_slice(name);
         out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(value);
         out.extend_from_slice(b"\r\n");
+    };
+    for (name, value) in req.headers {
+        if !signed.is_some_and(|s| s.replaces_header(name.as_str())) {
+            field(name.as_str().as_bytes(), value.as_bytes());
+        }
+    }
+    for (name, value) in signed.into_iter().flat_map(SigningOutput::headers) {
+        field(name.as_bytes(), value.as_bytes());
     }
     out.extend_from_slice(b"\r\n");
 }
@@ -218,16 +236,59 @@ mod tests {
     }
 
     #[test]
-    fn writes_an_origin_form_request_head() {
+    fn writes_the_request_head_with_the_signature_replacing_client_values() {
+        use crate::credentials::Credentials;
+        use crate::sigv4::{sign, PayloadHash, SignableRequest, SigningParams, SigningSettings};
+        use std::time::{Duration, UNIX_EPOCH};
+
         let mut headers = HeaderMap::new();
         headers.insert(header::HOST, HeaderValue::from_static("s3.local"));
-        headers.insert("x-amz-date", HeaderValue::from_static("20150830T123600Z"));
-        let mut out = Vec::new();
-        write_request(&mut out, &Method::PUT, "/b/k?x=1", &headers);
-        assert_eq!(
-            out,
-            b"PUT /b/k?x=1 HTTP/1.1\r\nhost: s3.local\r\nx-amz-date: 20150830T123600Z\r\n\r\n"
+        headers.insert(
+            "x-amz-date",
+            HeaderValue::from_static("19990101T000000Z-stale"),
         );
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Basic stale"),
+        );
+        headers.insert("x-custom", HeaderValue::from_static("kept"));
+        let creds = Credentials::new("AKIDEXAMPLE", "secret", None, None, "test");
+        let settings = SigningSettings::default();
+        let time = UNIX_EPOCH + Duration::from_secs(1_440_938_160);
+        let params = SigningParams::new(&creds, "us-east-1", "s3", time, &settings);
+        let pairs = vec![("host", "s3.local"), ("x-custom", "kept")];
+        let request = SignableRequest::new("PUT", "/b/k", pairs, PayloadHash::Bytes(b""));
+        let signed = sign(&request, &params).unwrap();
+
+        let mut out = Vec::new();
+        let head = RequestHead {
+            method: &Method::PUT,
+            target: "/b/k?x=1",
+            headers: &headers,
+            signed: Some(&signed),
+        };
+        write_request(&mut out, &head);
+        let mut want =
+            String::from("PUT /b/k?x=1 HTTP/1.1\r\nhost: s3.local\r\nx-custom: kept\r\n");
+        for (n, v) in signed.headers() {
+            want.push_str(&format!("{n}: {v}\r\n"));
+        }
+        want.push_str("\r\n");
+        assert_eq!(String::from_utf8(out).unwrap(), want);
+        assert!(want.contains("x-amz-date: 20150830T123600Z\r\n"), "{want}");
+        assert!(want.contains(&format!("authorization: {}\r\n", signed.authorization())));
+        assert!(!want.contains("stale"), "client values replaced: {want}");
+
+        // Without a signature the request's own fields go out as they are.
+        let mut out = Vec::new();
+        let head = RequestHead {
+            signed: None,
+            ..head
+        };
+        write_request(&mut out, &head);
+        assert!(String::from_utf8(out)
+            .unwrap()
+            .contains("authorization: Basic stale\r\n"));
     }
 
     #[test]

@@ -32,6 +32,7 @@ pub(crate) use body::UpstreamBody;
 use head::{Framing, Head, Parsed};
 
 use super::error::BoxError;
+use crate::sigv4::SigningOutput;
 
 /// Bytes of read buffer a connection starts with.
 const READ_BUF: usize = 8 * 1024;
@@ -312,17 +313,28 @@ impl Writing {
     }
 }
 
+/// What goes into a request head.
+#[derive(Debug)]
+pub(crate) struct RequestHead<'a> {
+    /// The method.
+    pub(crate) method: &'a Method,
+    /// The origin-form request target (`/path?query`).
+    pub(crate) target: &'a str,
+    /// The header fields, as they go out (with `Host` and, for a body,
+    /// `Content-Length`), except those `signed` replaces.
+    pub(crate) headers: &'a HeaderMap,
+    /// The signature: its headers are written after `headers`.
+    pub(crate) signed: Option<&'a SigningOutput>,
+}
+
 /// Sends a request on `conn` and returns the response once its head has come.
 ///
-/// `target` is the origin-form request target; `headers` go out as they are (they
-/// carry `Host` and, for a body, `Content-Length`). When the response ends and the
-/// connection can carry another request, `ret` gets it back: at once when the whole
-/// body came with the head, else when [`UpstreamBody`] has read the end of it.
+/// When the response ends and the connection can carry another request, `ret` gets
+/// it back: at once when the whole body came with the head, else when
+/// [`UpstreamBody`] has read the end of it.
 pub(crate) async fn send<B, R>(
     mut conn: Box<H1Conn>,
-    method: &Method,
-    target: &str,
-    headers: &HeaderMap,
+    req: &RequestHead<'_>,
     mut body: B,
     ret: R,
 ) -> Result<Response<UpstreamBody>, Failed>
@@ -331,7 +343,9 @@ where
     R: FnOnce(Box<H1Conn>) + Send + 'static,
 {
     conn.requests += 1;
-    let declared = headers
+    let method = req.method;
+    let declared = req
+        .headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse().ok())
         .unwrap_or(0);
@@ -354,7 +368,7 @@ where
         }
     };
     conn.write.clear();
-    head::write_request(&mut conn.write, method, target, headers);
+    head::write_request(&mut conn.write, req);
     let mut w = Writing {
         pos: 0,
         frame: Bytes::new(),
@@ -437,6 +451,15 @@ mod tests {
             .boxed_unsync()
     }
 
+    fn head<'a>(method: &'a Method, target: &'a str, headers: &'a HeaderMap) -> RequestHead<'a> {
+        RequestHead {
+            method,
+            target,
+            headers,
+            signed: None,
+        }
+    }
+
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (n, v) in pairs {
@@ -492,7 +515,7 @@ mod tests {
         .await;
         let (kept, ret) = keeper();
         let h = headers(&[("host", "up.local")]);
-        let resp = send(conn, &Method::GET, "/a?b=1", &h, body(b""), ret)
+        let resp = send(conn, &head(&Method::GET, "/a?b=1", &h), body(b""), ret)
             .await
             .unwrap();
         assert_eq!(resp.status(), 200);
@@ -506,7 +529,7 @@ mod tests {
         let conn = kept.lock().unwrap().take().unwrap();
         let (kept, ret) = keeper();
         let h = headers(&[("host", "up.local"), ("content-length", "5")]);
-        let resp = send(conn, &Method::PUT, "/k", &h, body(b"hello"), ret)
+        let resp = send(conn, &head(&Method::PUT, "/k", &h), body(b"hello"), ret)
             .await
             .unwrap();
         assert_eq!(resp.status(), 201, "the 100 was skipped");
@@ -537,14 +560,14 @@ mod tests {
         .await;
         let (kept, ret) = keeper();
         let h = headers(&[("host", "up.local")]);
-        let resp = send(conn, &Method::HEAD, "/", &h, body(b""), ret)
+        let resp = send(conn, &head(&Method::HEAD, "/", &h), body(b""), ret)
             .await
             .unwrap();
         assert_eq!(resp.headers()["content-length"], "9");
         assert!(resp.body().is_end_stream(), "a HEAD response has no body");
         let conn = kept.lock().unwrap().take().unwrap();
         let (kept, ret) = keeper();
-        let resp = send(conn, &Method::GET, "/", &h, body(b""), ret)
+        let resp = send(conn, &head(&Method::GET, "/", &h), body(b""), ret)
             .await
             .unwrap();
         assert_eq!(resp.into_body().collect().await.unwrap().to_bytes(), "hi");
@@ -559,7 +582,7 @@ mod tests {
         let (conn, task) = upstream(vec![b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"]).await;
         let (kept, ret) = keeper();
         let h = headers(&[("host", "up.local")]);
-        send(conn, &Method::GET, "/", &h, body(b""), ret)
+        send(conn, &head(&Method::GET, "/", &h), body(b""), ret)
             .await
             .unwrap();
         let mut conn = kept.lock().unwrap().take().unwrap();
@@ -567,7 +590,7 @@ mod tests {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         let (_, ret) = keeper();
         let closed_seen = conn.is_closed();
-        let failed = send(conn, &Method::GET, "/", &h, body(b""), ret).await;
+        let failed = send(conn, &head(&Method::GET, "/", &h), body(b""), ret).await;
         let failed = failed.map(|_| ()).unwrap_err();
         assert!(failed.no_response, "{failed:?}");
         // `is_closed` may only see it once the runtime has read the socket's state.
@@ -579,7 +602,7 @@ mod tests {
         let (conn, _task) = upstream(vec![b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"]).await;
         let (_, ret) = keeper();
         let h = headers(&[("host", "up.local"), ("content-length", "9")]);
-        let failed = send(conn, &Method::PUT, "/", &h, body(b"short"), ret)
+        let failed = send(conn, &head(&Method::PUT, "/", &h), body(b"short"), ret)
             .await
             .map(|_| ())
             .unwrap_err();
@@ -621,9 +644,7 @@ mod tests {
             std::time::Duration::from_secs(3),
             send(
                 conn,
-                &Method::PUT,
-                "/",
-                &h,
+                &head(&Method::PUT, "/", &h),
                 Full::new(big).map_err(|e| match e {}).boxed_unsync(),
                 ret,
             ),
