@@ -3,6 +3,8 @@
 
 use std::mem::MaybeUninit;
 
+use bytes::{Buf, BytesMut};
+
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode, Version};
 
@@ -79,16 +81,18 @@ pub(crate) struct Head {
 /// What the bytes read so far hold.
 #[derive(Debug)]
 pub(crate) enum Parsed {
-    /// Not a whole head yet.
+    /// Not a whole head yet; nothing was taken.
     Partial,
-    /// An interim (1xx) response of this many bytes, to skip.
-    Interim(usize),
-    /// A final response head of this many bytes.
-    Final(usize, Head),
+    /// An interim (1xx) response, taken off the buffer: look for the next head.
+    Interim,
+    /// A final response head, taken off the buffer.
+    Final(Head),
 }
 
-/// Parses the response head at the start of `buf`, for a request with `method`.
-pub(crate) fn parse_response(buf: &[u8], method: &Method) -> Result<Parsed, Error> {
+/// Parses the response head at the start of `buf`, for a request with `method`, and
+/// takes it off `buf` once complete. Header values share the buffer's memory (no copy
+/// per value).
+pub(crate) fn parse_response(buf: &mut BytesMut, method: &Method) -> Result<Parsed, Error> {
     let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
     let mut resp = httparse::Response::new(&mut []);
     let len = match httparse::ParserConfig::default()
@@ -113,25 +117,47 @@ pub(crate) fn parse_response(buf: &[u8], method: &Method) -> Result<Parsed, Erro
         return Err(Error::Upgrade);
     }
     if status.is_informational() {
-        return Ok(Parsed::Interim(len));
+        buf.advance(len);
+        return Ok(Parsed::Interim);
     }
     let version = if resp.version == Some(0) {
         Version::HTTP_10
     } else {
         Version::HTTP_11
     };
-    let mut headers = HeaderMap::with_capacity(resp.headers.len());
+    // Where each field lies in the head, so the values can be slices of it once the
+    // head is split off the buffer (the parser borrows it until then).
+    let base = buf.as_ptr() as usize;
+    let at = |part: &[u8]| {
+        let start = part.as_ptr() as usize - base;
+        start..start + part.len()
+    };
+    // (A Vec: one allocation, where a stack array of MAX_HEADERS cleared 3 KiB per
+    // response, and copying the values took one allocation each.)
+    let fields: Vec<_> = resp
+        .headers
+        .iter()
+        .map(|h| (at(h.name.as_bytes()), at(h.value)))
+        .collect();
+    let head = buf.split_to(len).freeze();
+    let mut headers = HeaderMap::with_capacity(fields.len());
     let mut length: Option<u64> = None;
     let mut chunked = false;
     let mut transfer_encoding = false;
     let mut close = version == Version::HTTP_10;
-    for h in resp.headers.iter() {
-        let name = HeaderName::from_bytes(h.name.as_bytes())
-            .map_err(|_| Error::InvalidHead(format!("header name {:?}", h.name)))?;
-        let value = HeaderValue::from_bytes(h.value)
+    for (name_at, value_at) in fields {
+        let raw_name = head.get(name_at).unwrap_or_default();
+        let raw_value = head.get(value_at.clone()).unwrap_or_default();
+        let name = HeaderName::from_bytes(raw_name).map_err(|_| {
+            Error::InvalidHead(format!(
+                "header name {:?}",
+                String::from_utf8_lossy(raw_name)
+            ))
+        })?;
+        let value = HeaderValue::from_maybe_shared(head.slice(value_at))
             .map_err(|_| Error::InvalidHead(format!("value of {name}")))?;
         if name == header::CONTENT_LENGTH {
-            let n = content_length(h.value)
+            let n = content_length(raw_value)
                 .ok_or_else(|| Error::InvalidHead("Content-Length is not a number".into()))?;
             if length.is_some_and(|l| l != n) {
                 return Err(Error::InvalidHead(
@@ -142,9 +168,9 @@ pub(crate) fn parse_response(buf: &[u8], method: &Method) -> Result<Parsed, Erro
         } else if name == header::TRANSFER_ENCODING {
             transfer_encoding = true;
             // Only the final coding decides the framing (RFC 9112 §6.3).
-            chunked = last_token(h.value).eq_ignore_ascii_case(b"chunked");
+            chunked = last_token(raw_value).eq_ignore_ascii_case(b"chunked");
         } else if name == header::CONNECTION {
-            for token in h.value.split(|&b| b == b',') {
+            for token in raw_value.split(|&b| b == b',') {
                 let token = token.trim_ascii();
                 if token.eq_ignore_ascii_case(b"close") {
                     close = true;
@@ -178,16 +204,13 @@ pub(crate) fn parse_response(buf: &[u8], method: &Method) -> Result<Parsed, Erro
         }
     };
     let keep_alive = !close && framing != Framing::UntilClose;
-    Ok(Parsed::Final(
-        len,
-        Head {
-            status,
-            version,
-            headers,
-            framing,
-            keep_alive,
-        },
-    ))
+    Ok(Parsed::Final(Head {
+        status,
+        version,
+        headers,
+        framing,
+        keep_alive,
+    }))
 }
 
 /// A Content-Length value: digits, or a list of equal numbers (`5, 5`).
@@ -222,13 +245,14 @@ mod tests {
     use super::*;
 
     fn parse(text: &str, method: &Method) -> Result<Parsed, Error> {
-        parse_response(text.as_bytes(), method)
+        parse_response(&mut BytesMut::from(text.as_bytes()), method)
     }
 
     fn head(text: &str) -> Head {
-        match parse(text, &Method::GET).unwrap() {
-            Parsed::Final(n, h) => {
-                assert_eq!(n, text.find("\r\n\r\n").unwrap() + 4);
+        let mut buf = BytesMut::from(format!("{text}next").as_bytes());
+        match parse_response(&mut buf, &Method::GET).unwrap() {
+            Parsed::Final(h) => {
+                assert_eq!(&buf[..], b"next", "the head, and only it, was taken");
                 h
             }
             other => panic!("{other:?}"),
@@ -321,7 +345,7 @@ mod tests {
         )
         .unwrap()
         {
-            Parsed::Final(_, h) => assert_eq!(h.framing, Framing::Length(0)),
+            Parsed::Final(h) => assert_eq!(h.framing, Framing::Length(0)),
             other => panic!("{other:?}"),
         }
 
@@ -343,9 +367,9 @@ mod tests {
 
     #[test]
     fn interim_responses_are_skipped_and_upgrades_refused() {
-        let text = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n";
-        match parse(text, &Method::PUT).unwrap() {
-            Parsed::Interim(n) => assert_eq!(n, 25),
+        let mut buf = BytesMut::from(&b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n"[..]);
+        match parse_response(&mut buf, &Method::PUT).unwrap() {
+            Parsed::Interim => assert_eq!(&buf[..], b"HTTP/1.1 200 OK\r\n"),
             other => panic!("{other:?}"),
         }
         let err = parse("HTTP/1.1 101 Switching Protocols\r\n\r\n", &Method::GET).unwrap_err();

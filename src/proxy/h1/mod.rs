@@ -167,7 +167,7 @@ impl H1Conn {
         body: &mut B,
         w: &mut Writing,
         method: &Method,
-    ) -> Poll<Result<Option<(usize, Head)>, Error>>
+    ) -> Poll<Result<Option<Head>, Error>>
     where
         B: Body<Data = Bytes, Error = BoxError> + Unpin,
     {
@@ -233,26 +233,23 @@ impl H1Conn {
         }
     }
 
-    /// A final response head at the start of `read`, skipping interim ones.
-    fn parse_head(&mut self, method: &Method) -> Result<Option<(usize, Head)>, Error> {
+    /// A final response head at the start of `read`, skipping interim ones; taken
+    /// off `read`.
+    fn parse_head(&mut self, method: &Method) -> Result<Option<Head>, Error> {
         loop {
             if self.read.is_empty() {
                 return Ok(None);
             }
-            match head::parse_response(&self.read, method)? {
-                Parsed::Final(n, head) => return Ok(Some((n, head))),
-                Parsed::Interim(n) => self.read.advance(n),
+            match head::parse_response(&mut self.read, method)? {
+                Parsed::Final(head) => return Ok(Some(head)),
+                Parsed::Interim => {}
                 Parsed::Partial => return Ok(None),
             }
         }
     }
 
-    /// Reads until a final response head is in `read`.
-    fn poll_head(
-        &mut self,
-        cx: &mut Context<'_>,
-        method: &Method,
-    ) -> Poll<Result<(usize, Head), Error>> {
+    /// Reads until a final response head has come.
+    fn poll_head(&mut self, cx: &mut Context<'_>, method: &Method) -> Poll<Result<Head, Error>> {
         loop {
             if let Some(found) = self.parse_head(method)? {
                 return Poll::Ready(Ok(found));
@@ -397,14 +394,13 @@ where
         Ok(early) => early,
         Err(e) => return Err(stale(&conn, e)),
     };
-    let (len, head) = match early {
+    let head = match early {
         Some(found) => found,
         None => match poll_fn(|cx| conn.poll_head(cx, method)).await {
             Ok(found) => found,
             Err(e) => return Err(stale(&conn, e)),
         },
     };
-    conn.read.advance(len);
     // An answer before the whole body was sent leaves the request unfinished.
     let keep_alive =
         head.keep_alive && w.body_done && w.frame.is_empty() && w.pos == conn.write.len();
