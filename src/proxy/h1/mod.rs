@@ -160,7 +160,9 @@ impl H1Conn {
     }
 
     /// Writes the request head (already in `write`) and the body, watching the read
-    /// side whenever writing waits: an answer that comes early is returned.
+    /// side whenever writing waits: an answer that comes early is returned. While the
+    /// socket drains, the next body frame is read ahead (a spooled body's next file
+    /// read then overlaps the write).
     fn poll_write_request<B>(
         &mut self,
         cx: &mut Context<'_>,
@@ -172,50 +174,70 @@ impl H1Conn {
         B: Body<Data = Bytes, Error = BoxError> + Unpin,
     {
         loop {
-            if w.pos < self.write.len() {
-                match Pin::new(&mut self.io).poll_write(cx, &self.write[w.pos..]) {
-                    Poll::Ready(Ok(0)) => {
-                        return Poll::Ready(Err(Error::Write(io::ErrorKind::WriteZero.into())))
-                    }
-                    Poll::Ready(Ok(n)) => {
-                        w.pos += n;
-                        continue;
-                    }
-                    Poll::Ready(Err(e)) => return Poll::Ready(Err(Error::Write(e))),
-                    Poll::Pending => {}
+            if w.pos == self.write.len() && w.frame.is_empty() {
+                // Everything queued is written: queue the next frame, or finish.
+                if let Some(next) = w.next.take() {
+                    self.write.clear();
+                    w.pos = 0;
+                    w.queue(next, &mut self.write);
+                    continue;
                 }
-            } else if !w.frame.is_empty() {
-                match Pin::new(&mut self.io).poll_write(cx, &w.frame) {
-                    Poll::Ready(Ok(0)) => {
-                        return Poll::Ready(Err(Error::Write(io::ErrorKind::WriteZero.into())))
+                if !w.body_done {
+                    match Pin::new(&mut *body).poll_frame(cx) {
+                        Poll::Ready(Some(Ok(frame))) => {
+                            if let Some(data) = w.count(frame)? {
+                                self.write.clear();
+                                w.pos = 0;
+                                w.queue(data, &mut self.write);
+                            }
+                            continue;
+                        }
+                        Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(Error::Body(e))),
+                        Poll::Ready(None) => {
+                            w.end()?;
+                            continue;
+                        }
+                        Poll::Pending => {}
                     }
-                    Poll::Ready(Ok(n)) => {
-                        w.frame.advance(n);
-                        continue;
+                } else {
+                    match Pin::new(&mut self.io).poll_flush(cx) {
+                        Poll::Ready(Ok(())) => return Poll::Ready(Ok(None)),
+                        Poll::Ready(Err(e)) => return Poll::Ready(Err(Error::Write(e))),
+                        Poll::Pending => {}
                     }
-                    Poll::Ready(Err(e)) => return Poll::Ready(Err(Error::Write(e))),
-                    Poll::Pending => {}
-                }
-            } else if !w.body_done {
-                match Pin::new(&mut *body).poll_frame(cx) {
-                    Poll::Ready(Some(Ok(frame))) => {
-                        self.write.clear();
-                        w.pos = 0;
-                        w.take(frame, &mut self.write)?;
-                        continue;
-                    }
-                    Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(Error::Body(e))),
-                    Poll::Ready(None) => {
-                        w.end()?;
-                        continue;
-                    }
-                    Poll::Pending => {}
                 }
             } else {
-                match Pin::new(&mut self.io).poll_flush(cx) {
-                    Poll::Ready(Ok(())) => return Poll::Ready(Ok(None)),
+                let from_buf = w.pos < self.write.len();
+                let pending = if from_buf {
+                    &self.write[w.pos..]
+                } else {
+                    &w.frame[..]
+                };
+                match Pin::new(&mut self.io).poll_write(cx, pending) {
+                    Poll::Ready(Ok(0)) => {
+                        return Poll::Ready(Err(Error::Write(io::ErrorKind::WriteZero.into())))
+                    }
+                    Poll::Ready(Ok(n)) => {
+                        if from_buf {
+                            w.pos += n;
+                        } else {
+                            w.frame.advance(n);
+                        }
+                        continue;
+                    }
                     Poll::Ready(Err(e)) => return Poll::Ready(Err(Error::Write(e))),
-                    Poll::Pending => {}
+                    Poll::Pending => {
+                        if w.next.is_none() && !w.body_done {
+                            match Pin::new(&mut *body).poll_frame(cx) {
+                                Poll::Ready(Some(Ok(frame))) => w.next = w.count(frame)?,
+                                Poll::Ready(Some(Err(e))) => {
+                                    return Poll::Ready(Err(Error::Body(e)))
+                                }
+                                Poll::Ready(None) => w.end()?,
+                                Poll::Pending => {}
+                            }
+                        }
+                    }
                 }
             }
             // Writing waits (a full socket, or a body still arriving): see whether the
@@ -269,6 +291,8 @@ struct Writing {
     pos: usize,
     /// A large body frame being written.
     frame: Bytes,
+    /// The frame after it, read ahead while the socket drains.
+    next: Option<Bytes>,
     /// Body bytes taken so far.
     sent: u64,
     declared: u64,
@@ -276,11 +300,11 @@ struct Writing {
 }
 
 impl Writing {
-    /// Queues a body frame: small ones behind what `buf` holds, large ones on their own.
-    fn take(&mut self, frame: http_body::Frame<Bytes>, buf: &mut Vec<u8>) -> Result<(), Error> {
-        // Trailers are not sent: the proxy's bodies have a Content-Length.
+    /// A body frame's data, counted against the declared length (None for trailers,
+    /// which are not sent: the proxy's bodies have a Content-Length).
+    fn count(&mut self, frame: http_body::Frame<Bytes>) -> Result<Option<Bytes>, Error> {
         let Ok(data) = frame.into_data() else {
-            return Ok(());
+            return Ok(None);
         };
         self.sent += data.len() as u64;
         if self.sent > self.declared {
@@ -289,12 +313,17 @@ impl Writing {
                 declared: self.declared,
             });
         }
+        Ok(Some(data))
+    }
+
+    /// Queues data to write: small frames behind what `buf` holds (one write for
+    /// both), large ones on their own.
+    fn queue(&mut self, data: Bytes, buf: &mut Vec<u8>) {
         if data.len() <= COALESCE {
             buf.extend_from_slice(&data);
         } else {
             self.frame = data;
         }
-        Ok(())
     }
 
     /// The body has ended: it must have been exactly as long as declared.
@@ -369,6 +398,7 @@ where
     let mut w = Writing {
         pos: 0,
         frame: Bytes::new(),
+        next: None,
         sent: 0,
         declared,
         body_done: body.is_end_stream(),
@@ -381,7 +411,11 @@ where
     if !w.body_done {
         let first = poll_fn(|cx| Poll::Ready(Pin::new(&mut body).poll_frame(cx))).await;
         let queued = match first {
-            Poll::Ready(Some(Ok(frame))) => w.take(frame, &mut conn.write),
+            Poll::Ready(Some(Ok(frame))) => w.count(frame).map(|data| {
+                if let Some(data) = data {
+                    w.queue(data, &mut conn.write);
+                }
+            }),
             Poll::Ready(Some(Err(e))) => Err(Error::Body(e)),
             Poll::Ready(None) => w.end(),
             Poll::Pending => Ok(()),
@@ -402,8 +436,11 @@ where
         },
     };
     // An answer before the whole body was sent leaves the request unfinished.
-    let keep_alive =
-        head.keep_alive && w.body_done && w.frame.is_empty() && w.pos == conn.write.len();
+    let keep_alive = head.keep_alive
+        && w.body_done
+        && w.next.is_none()
+        && w.frame.is_empty()
+        && w.pos == conn.write.len();
     let mut response = Response::new(());
     *response.status_mut() = head.status;
     *response.version_mut() = head.version;
