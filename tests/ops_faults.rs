@@ -100,6 +100,91 @@ fn upstream_faults_get_502_504_or_the_5xx_and_others_are_still_served() {
     refused.wait_for_log("request failed");
 }
 
+#[test]
+fn every_upstream_body_framing_reaches_the_client_intact() {
+    // The proxy's own HTTP/1.1 client (src/proxy/h1) reads the upstream's answers:
+    // chunked (with extensions and a trailer), interim 1xx before the final answer, a
+    // body that ends when the upstream closes, and a 204 without a body. Each comes
+    // back whole, and the kept upstream connection serves the next request.
+    let up = scripted_upstream();
+    let proxy = start(up);
+    let addr = proxy.addr("rev");
+    let stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let mut conn = std::io::BufReader::new(stream);
+    for (path, status, body) in [
+        ("/chunked", 200, "hello world"),
+        ("/interim", 200, "finally"),
+        ("/nobody", 204, ""),
+        ("/ok", 200, "ok"),
+        ("/eof", 200, "until the end"),
+        ("/ok", 200, "ok"),
+    ] {
+        let text = keep_alive_get_any(&mut conn, path);
+        assert_eq!(status_of(&text), status, "{path}: {text}");
+        assert!(text.ends_with(body), "{path}: {text}");
+        assert!(
+            !text.contains("HTTP/1.1 1"),
+            "{path}: no interim answer forwarded: {text}"
+        );
+    }
+}
+
+/// Sends one `GET path` on a kept-alive connection and reads one response, framed by
+/// Content-Length or chunked (the text has the decoded body after the head).
+fn keep_alive_get_any(conn: &mut std::io::BufReader<TcpStream>, path: &str) -> String {
+    use std::io::{BufRead, Read};
+    conn.get_mut()
+        .write_all(format!("GET {path} HTTP/1.1\r\nhost: s3.local\r\n\r\n").as_bytes())
+        .expect("write request");
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(
+            conn.read_line(&mut line).expect("read") > 0,
+            "closed after {head}"
+        );
+        head.push_str(&line);
+        if line == "\r\n" {
+            break;
+        }
+    }
+    let lower = head.to_ascii_lowercase();
+    let mut body = Vec::new();
+    if lower.contains("transfer-encoding: chunked") {
+        loop {
+            let mut size = String::new();
+            conn.read_line(&mut size).expect("chunk size");
+            let n = usize::from_str_radix(size.trim().split(';').next().unwrap_or(""), 16)
+                .expect("hex size");
+            if n == 0 {
+                // The trailer section (if forwarded) and the final CRLF.
+                loop {
+                    let mut line = String::new();
+                    conn.read_line(&mut line).expect("trailer");
+                    if line == "\r\n" {
+                        break;
+                    }
+                }
+                break;
+            }
+            let mut chunk = vec![0; n + 2];
+            conn.read_exact(&mut chunk).expect("chunk");
+            body.extend_from_slice(&chunk[..n]);
+        }
+    } else if let Some(len) = lower
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length: "))
+    {
+        let mut buf = vec![0; len.trim().parse().expect("length")];
+        conn.read_exact(&mut buf).expect("body");
+        body = buf;
+    }
+    format!("{head}{}", String::from_utf8_lossy(&body))
+}
+
 /// Sends one `GET path` on a kept-alive connection and reads one response (head and a
 /// Content-Length body): (status, text, elapsed).
 fn keep_alive_get(conn: &mut std::io::BufReader<TcpStream>, path: &str) -> (u16, String, Duration) {

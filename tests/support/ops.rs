@@ -10,7 +10,9 @@ use super::proxy::SigningProxy;
 
 /// An upstream that answers by path: `/reset` (promises 1000 bytes, sends 10, closes),
 /// `/drop` (closes without answering), `/hang` (silent for 10 s), `/5xx` (503 `SlowDown`), `/403sig` (403
-/// `SignatureDoesNotMatch`), `/slow` (200 after 1.5 s), anything else 200 `ok`.
+/// `SignatureDoesNotMatch`), `/slow` (200 after 1.5 s), `/chunked` (a chunked body with
+/// a trailer), `/interim` (100 and 103 before the 200), `/eof` (a body delimited by
+/// closing the connection), `/nobody` (204), anything else 200 `ok`.
 pub(crate) fn scripted_upstream() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr");
@@ -115,6 +117,14 @@ fn serve_one(stream: TcpStream) {
                 std::thread::sleep(Duration::from_millis(1500));
                 b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nslow".to_vec()
             }
+            "/chunked" => b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nx-trailer: t\r\n\r\n".to_vec(),
+            "/interim" => b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: </a>\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 7\r\n\r\nfinally".to_vec(),
+            "/eof" => {
+                let _ = out.write_all(b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nuntil the end");
+                let _ = out.shutdown(Shutdown::Both);
+                return;
+            }
+            "/nobody" => b"HTTP/1.1 204 No Content\r\nx-note: empty\r\n\r\n".to_vec(),
             _ => b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok".to_vec(),
         };
         if out.write_all(&reply).is_err() {
