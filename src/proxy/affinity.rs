@@ -51,7 +51,7 @@ enum NewConn {
 /// Why sending failed: before a connection existed, or on one.
 #[derive(Debug)]
 pub(crate) enum SendError {
-    /// Connecting (TCP, TLS, or the HTTP/1.1 handshake) failed.
+    /// Connecting (TCP, TLS, or the HTTP/2 handshake) failed.
     Connect(BoxError),
     /// The request or response failed on an established connection.
     Send(BoxError),

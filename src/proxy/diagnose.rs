@@ -7,13 +7,13 @@
 //! prefix of the body ([`PEEK_BYTES`]); the prefix is sent on to the client unchanged,
 //! so the body is never buffered whole.
 
-use super::body::Upstream;
-use super::error::BoxError;
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, StatusCode};
 use http_body_util::BodyExt;
 use std::sync::Arc;
 
+use super::body::Upstream;
+use super::error::BoxError;
 use crate::credentials::Credentials;
 use crate::sigv4::SigningOutput;
 
