@@ -34,6 +34,7 @@ use tower_service::Service;
 use super::body::{TrackedBody, Upstream};
 use super::error::BoxError;
 use super::h1::{self, H1Conn};
+use super::sign::with_signature;
 use super::upstream::ConnectToConnector;
 use crate::sigv4::SigningOutput;
 
@@ -433,12 +434,10 @@ async fn send_on_new(
 /// Sends `req` with the `signed` headers on the upstream's shared HTTP/2 connection.
 async fn send_h2(
     mut h2: H2Sender,
-    mut req: Request<TrackedBody>,
+    req: Request<TrackedBody>,
     signed: &SigningOutput,
 ) -> Result<Response<Upstream>, SendError> {
-    signed
-        .apply_to_headers(req.headers_mut())
-        .map_err(|e| SendError::Send(e.into()))?;
+    let req = with_signature(req, signed).map_err(SendError::Send)?;
     let resp = h2
         .send_request(req)
         .await

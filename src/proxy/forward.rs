@@ -18,7 +18,7 @@ use super::headers;
 use super::request_id::{self, RequestId};
 use super::respond::error_response;
 use super::route::{self, Target};
-use super::sign::{sign_request, SignWith};
+use super::sign::{sign_request, with_signature, SignWith};
 use super::state::{ListenerState, ProxyState, RouteState};
 use super::timers::TimerSlot;
 use super::ProxyError;
@@ -318,7 +318,7 @@ async fn send(
             None => match target
                 .route
                 .client
-                .request(with_signature(req, signed)?)
+                .request(with_signature(req, signed).map_err(SendFailure::Other)?)
                 .await
             {
                 Ok(resp) => Ok(resp.map(Upstream::Hyper)),
@@ -363,18 +363,6 @@ async fn send(
             source: e,
         }),
     }
-}
-
-/// `req` with the signature's headers set (for hyper's clients; [`super::h1`] writes
-/// them into the head itself).
-fn with_signature<B>(
-    mut req: Request<B>,
-    signed: &SigningOutput,
-) -> Result<Request<B>, SendFailure> {
-    signed
-        .apply_to_headers(req.headers_mut())
-        .map_err(|e| SendFailure::Other(e.into()))?;
-    Ok(req)
 }
 
 /// Why sending upstream failed, from either client path.

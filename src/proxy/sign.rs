@@ -7,6 +7,7 @@ use std::time::SystemTime;
 
 use http::{HeaderMap, Method};
 
+use super::error::BoxError;
 use super::ProxyError;
 use crate::credentials::Credentials;
 use crate::sigv4::{
@@ -56,4 +57,14 @@ pub(crate) fn sign_request(
     // The signer traces the canonical request and string to sign (token redacted).
     output.check_header_values().map_err(ProxyError::Sign)?;
     Ok(output)
+}
+
+/// `req` with the signature's headers set, for hyper's clients ([`super::h1`] writes
+/// them into the head itself).
+pub(crate) fn with_signature<B>(
+    mut req: http::Request<B>,
+    signed: &SigningOutput,
+) -> Result<http::Request<B>, BoxError> {
+    signed.apply_to_headers(req.headers_mut())?;
+    Ok(req)
 }
