@@ -36,8 +36,11 @@ use crate::sigv4::SigningOutput;
 
 /// Bytes of read buffer a connection starts with.
 const READ_BUF: usize = 8 * 1024;
-/// Read-buffer growth when less than [`MIN_READ`] bytes are free.
+/// Read-buffer growth when less than [`MIN_READ`] bytes are free: it starts at
+/// [`READ_GROW`] and doubles, up to [`MAX_READ_GROW`], while reads fill what was free
+/// (a large body streaming in), as hyper's reads adapt. Small answers never grow it.
 const READ_GROW: usize = 16 * 1024;
+const MAX_READ_GROW: usize = 256 * 1024;
 const MIN_READ: usize = 2 * 1024;
 /// Body frames up to this size are copied behind the head (or each other) and sent
 /// with one write.
@@ -113,6 +116,8 @@ pub(crate) struct H1Conn {
     write: Vec<u8>,
     /// Requests sent on it so far (shown in `Debug`).
     requests: u64,
+    /// How much the read buffer grows by next (see [`READ_GROW`]).
+    grow: usize,
 }
 
 impl std::fmt::Debug for H1Conn {
@@ -131,6 +136,7 @@ impl H1Conn {
             read: BytesMut::with_capacity(READ_BUF),
             write: Vec::new(),
             requests: 0,
+            grow: READ_GROW,
         }
     }
 
@@ -153,10 +159,20 @@ impl H1Conn {
             // small response instead of walking through fresh memory.
             let _ = self.read.try_reclaim(READ_BUF);
         }
-        if self.read.capacity() - self.read.len() < MIN_READ {
-            self.read.reserve(READ_GROW);
+        let mut free = self.read.capacity() - self.read.len();
+        // Once grown (a large body), keep reads large too: a buffer left nearly full by
+        // the last frame would otherwise cut the next read short.
+        if free < MIN_READ || free < self.grow / 2 {
+            self.read.reserve(self.grow);
+            free = self.read.capacity() - self.read.len();
         }
-        tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.read)
+        let read = tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.read);
+        if let Poll::Ready(Ok(n)) = read {
+            if n == free {
+                self.grow = (self.grow * 2).min(MAX_READ_GROW);
+            }
+        }
+        read
     }
 
     /// Writes the request head (already in `write`) and the body, watching the read
@@ -537,6 +553,26 @@ mod tests {
         });
         let io = tokio::net::TcpStream::connect(addr).await.unwrap();
         (Box::new(H1Conn::new(Box::new(io))), task)
+    }
+
+    #[tokio::test]
+    async fn reads_grow_while_a_large_body_streams_and_stay_small_otherwise() {
+        let (ours, mut theirs) = tokio::io::duplex(4 << 20);
+        let mut conn = H1Conn::new(Box::new(ours));
+        theirs.write_all(&[b'x'; 100]).await.unwrap();
+        poll_fn(|cx| conn.poll_read_more(cx)).await.unwrap();
+        assert_eq!(conn.grow, READ_GROW, "a small answer does not grow reads");
+
+        theirs.write_all(&vec![b'x'; 3 << 20]).await.unwrap();
+        let mut total = conn.read.len();
+        while total < (3 << 20) + 100 {
+            conn.read.clear();
+            total += poll_fn(|cx| conn.poll_read_more(cx)).await.unwrap();
+        }
+        assert_eq!(
+            conn.grow, MAX_READ_GROW,
+            "a large body grows reads to the cap"
+        );
     }
 
     #[tokio::test]
