@@ -101,6 +101,8 @@ impl UpstreamBody {
         Poll::Ready(Ok(n > 0))
     }
 
+    /// The next frame. On an error the caller ([`Body::poll_frame`]) closes the
+    /// connection and ends the body.
     fn poll_inner(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
         if let Some(data) = self.full.take() {
             return Poll::Ready(Some(Ok(Frame::data(data))));
@@ -117,8 +119,6 @@ impl UpstreamBody {
                 }
                 State::Length(n) => {
                     if conn.read.is_empty() && !ready!(Self::fill(conn, cx))? {
-                        self.state = State::Done;
-                        self.conn = None;
                         return Poll::Ready(Some(Err(Error::Truncated(n))));
                     }
                     let take = usize::try_from(n)
@@ -142,7 +142,7 @@ impl UpstreamBody {
                 }
                 State::ChunkData(n) => {
                     if conn.read.is_empty() && !ready!(Self::fill(conn, cx))? {
-                        return Poll::Ready(Some(Err(self.fail(Error::Truncated(n)))));
+                        return Poll::Ready(Some(Err(Error::Truncated(n))));
                     }
                     let take = usize::try_from(n)
                         .unwrap_or(usize::MAX)
@@ -159,19 +159,12 @@ impl UpstreamBody {
                     match self.step_chunked(cx) {
                         Poll::Ready(Ok(Some(frame))) => return Poll::Ready(Some(Ok(frame))),
                         Poll::Ready(Ok(None)) => continue,
-                        Poll::Ready(Err(e)) => return Poll::Ready(Some(Err(self.fail(e)))),
+                        Poll::Ready(Err(e)) => return Poll::Ready(Some(Err(e))),
                         Poll::Pending => return Poll::Pending,
                     }
                 }
             }
         }
-    }
-
-    /// Ends the body on an error; the connection is closed.
-    fn fail(&mut self, e: Error) -> Error {
-        self.state = State::Done;
-        self.conn = None;
-        e
     }
 
     /// Advances over one line of chunked framing; a trailers frame at the end.
