@@ -101,6 +101,18 @@ impl UpstreamBody {
         Poll::Ready(Ok(n > 0))
     }
 
+    /// Up to `n` bytes of body: what is buffered, or one read's worth;
+    /// [`Error::Truncated`] if the connection ends first.
+    fn take_up_to(conn: &mut H1Conn, cx: &mut Context<'_>, n: u64) -> Poll<Result<Bytes, Error>> {
+        if conn.read.is_empty() && !ready!(Self::fill(conn, cx))? {
+            return Poll::Ready(Err(Error::Truncated(n)));
+        }
+        let take = usize::try_from(n)
+            .unwrap_or(usize::MAX)
+            .min(conn.read.len());
+        Poll::Ready(Ok(conn.read.split_to(take).freeze()))
+    }
+
     /// The next frame. On an error the caller ([`Body::poll_frame`]) closes the
     /// connection and ends the body.
     fn poll_inner(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
@@ -118,15 +130,10 @@ impl UpstreamBody {
                     return Poll::Ready(None);
                 }
                 State::Length(n) => {
-                    if conn.read.is_empty() && !ready!(Self::fill(conn, cx))? {
-                        return Poll::Ready(Some(Err(Error::Truncated(n))));
-                    }
-                    let take = usize::try_from(n)
-                        .unwrap_or(usize::MAX)
-                        .min(conn.read.len());
-                    let data = conn.read.split_to(take).freeze();
-                    self.state = State::Length(n - take as u64);
-                    if n == take as u64 {
+                    let data = ready!(Self::take_up_to(conn, cx, n))?;
+                    let left = n - data.len() as u64;
+                    self.state = State::Length(left);
+                    if left == 0 {
                         self.finish();
                     }
                     return Poll::Ready(Some(Ok(Frame::data(data))));
@@ -141,17 +148,12 @@ impl UpstreamBody {
                     return Poll::Ready(Some(Ok(Frame::data(data))));
                 }
                 State::ChunkData(n) => {
-                    if conn.read.is_empty() && !ready!(Self::fill(conn, cx))? {
-                        return Poll::Ready(Some(Err(Error::Truncated(n))));
-                    }
-                    let take = usize::try_from(n)
-                        .unwrap_or(usize::MAX)
-                        .min(conn.read.len());
-                    let data = conn.read.split_to(take).freeze();
-                    self.state = if n == take as u64 {
+                    let data = ready!(Self::take_up_to(conn, cx, n))?;
+                    let left = n - data.len() as u64;
+                    self.state = if left == 0 {
                         State::ChunkEnd
                     } else {
-                        State::ChunkData(n - take as u64)
+                        State::ChunkData(left)
                     };
                     return Poll::Ready(Some(Ok(Frame::data(data))));
                 }
