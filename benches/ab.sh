@@ -35,14 +35,7 @@ if [ -n "$FLOOR_MODE" ]; then
     PIDS+=("$LAST_PID")
     ADDRS+=("$(wait_line "$BENCH_TMP/floor.out" '^listening on ' | sed 's|.*http://||')")
 fi
-i=0
-for bin in $BINS; do
-    PROXY_BIN="$bin" start_proxy "proxy$i" "http://$UPSTREAM_ADDR"
-    NAMES+=("$(basename "$bin")#$i")
-    PIDS+=("$PROXY_PID")
-    ADDRS+=("$PROXY_ADDR")
-    i=$((i + 1))
-done
+start_builds "http://$UPSTREAM_ADDR"
 
 threads=2
 [ "$CONNS" -lt 2 ] && threads=1

@@ -47,14 +47,7 @@ done
 NAMES=()
 PIDS=()
 ADDRS=()
-i=0
-for bin in $BINS; do
-    PROXY_BIN="$bin" start_proxy "proxy$i" "http://127.0.0.1:$PORT"
-    NAMES+=("$(basename "$bin")#$i")
-    PIDS+=("$PROXY_PID")
-    ADDRS+=("$PROXY_ADDR")
-    i=$((i + 1))
-done
+start_builds "http://127.0.0.1:$PORT"
 
 hz="$(getconf CLK_TCK)"
 # utime+stime (clock ticks) of PID so far.

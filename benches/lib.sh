@@ -4,7 +4,8 @@
 # ensure_cmd CMD PKG (apt-get install PKG if CMD is missing), build_release,
 # start_bg NAME CMD... (start a process, remember it for cleanup, log to
 # $BENCH_TMP/NAME.out/.err), wait_line FILE REGEX [SECS] (wait for a line, print it),
-# and a trap that stops every process started with start_bg (TERM, then KILL).
+# start_builds UPSTREAM_URL (one proxy per binary in $BINS), and a trap that stops
+# every process started with start_bg (TERM, then KILL).
 
 # The variables set here (UPSTREAM_ADDR, PROXY_PID, ...) are read by the sourcing scripts.
 # shellcheck disable=SC2034
@@ -99,4 +100,18 @@ start_proxy() {
     PROXY_PID=$LAST_PID
     wait_line "$BENCH_TMP/$name.out" '^sigv4-proxy ready' >/dev/null
     PROXY_ADDR="$(wait_line "$BENCH_TMP/$name.out" '^listening on ' | sed 's|.*http://||; s| .*||')"
+}
+
+# start_builds UPSTREAM_URL: starts one proxy per binary in $BINS in front of
+# UPSTREAM_URL (start_proxy) and appends each one's name (binary#index), pid and
+# address to the NAMES, PIDS and ADDRS arrays, for scripts that compare builds.
+start_builds() {
+    local i=0 bin
+    for bin in $BINS; do
+        PROXY_BIN="$bin" start_proxy "proxy$i" "$1"
+        NAMES+=("$(basename "$bin")#$i")
+        PIDS+=("$PROXY_PID")
+        ADDRS+=("$PROXY_ADDR")
+        i=$((i + 1))
+    done
 }
