@@ -10,7 +10,9 @@
 #
 # Env: BINS (proxy binaries; default the release build), ROUNDS (4), CONNS (64),
 # DURATION (4 s per run, after 1 s of warm-up), SCRIPT (benches/wrk_get.lua),
-# FLOOR_MODE (tpc-conn; "" to skip the floor). Everything runs on 127.0.0.1.
+# FLOOR_MODE (tpc-conn; "" to skip the floor), UPSTREAM_TLS (1: the upstream serves
+# HTTPS and the proxies reach it over TLS; "direct" is then wrk over TLS, and there is
+# no floor). Everything runs on 127.0.0.1.
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -28,14 +30,14 @@ start_upstream
 
 NAMES=(direct)
 PIDS=("$UPSTREAM_PID")
-ADDRS=("$UPSTREAM_ADDR")
-if [ -n "$FLOOR_MODE" ]; then
+ADDRS=("$UPSTREAM_URL")
+if [ -n "$FLOOR_MODE" ] && [ "${UPSTREAM_TLS:-0}" != 1 ]; then
     start_bg floor "$REPO/target/release/examples/forward_floor" "$FLOOR_MODE" "$UPSTREAM_ADDR"
     NAMES+=("floor")
     PIDS+=("$LAST_PID")
-    ADDRS+=("$(wait_line "$BENCH_TMP/floor.out" '^listening on ' | sed 's|.*http://||')")
+    ADDRS+=("$(wait_line "$BENCH_TMP/floor.out" '^listening on ' | sed 's|.*listening on ||')")
 fi
-start_builds "http://$UPSTREAM_ADDR"
+start_builds "$UPSTREAM_URL"
 
 threads=2
 [ "$CONNS" -lt 2 ] && threads=1
@@ -46,9 +48,9 @@ for round in $(seq "$ROUNDS"); do
     echo "round $round (load $(cut -d' ' -f1 /proc/loadavg))"
     for k in "${!NAMES[@]}"; do
         addr="${ADDRS[$k]}" pid="${PIDS[$k]}"
-        wrk -t"$threads" -c"$CONNS" -d1s -s "$SCRIPT" "http://$addr" >/dev/null 2>&1 || true
+        wrk -t"$threads" -c"$CONNS" -d1s -s "$SCRIPT" "$addr" >/dev/null 2>&1 || true
         read -r u0 s0 < <(ticks "$pid")
-        out="$(wrk -t"$threads" -c"$CONNS" -d"${DURATION}s" --latency -s "$SCRIPT" "http://$addr" 2>&1 | grep -m1 '^RESULT ')" || {
+        out="$(wrk -t"$threads" -c"$CONNS" -d"${DURATION}s" --latency -s "$SCRIPT" "$addr" 2>&1 | grep -m1 '^RESULT ')" || {
             log "wrk failed against ${NAMES[$k]}"
             continue
         }

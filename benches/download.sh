@@ -65,7 +65,7 @@ for round in $(seq "$ROUNDS"); do
     for k in "${!NAMES[@]}"; do
         pid="${PIDS[$k]}"
         c0="$(cpu "$pid")"
-        read -r bytes speed < <(fetch -H 'host: s3.local' "http://${ADDRS[$k]}/object.bin")
+        read -r bytes speed < <(fetch -H 'host: s3.local' "${ADDRS[$k]}/object.bin")
         c1="$(cpu "$pid")"
         hwm="$(awk '/VmHWM/ { print $2 }' "/proc/$pid/status")"
         awk -v r="$round" -v n="${NAMES[$k]}" -v b="$bytes" -v s="$speed" -v t=$((c1 - c0)) -v hz="$hz" -v hwm="$hwm" 'BEGIN {

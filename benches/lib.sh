@@ -81,22 +81,40 @@ wait_line() {
     return 1
 }
 
-# start_upstream: starts bench_upstream on a free port; sets UPSTREAM_ADDR and
-# UPSTREAM_PID.
+# start_upstream: starts bench_upstream on a free port; sets UPSTREAM_ADDR, UPSTREAM_URL
+# and UPSTREAM_PID. UPSTREAM_TLS=1 serves HTTPS with a self-signed certificate, written
+# to UPSTREAM_CA, which start_proxy then trusts (the route's ca_file).
 start_upstream() {
-    start_bg upstream "$UPSTREAM_BIN" --port 0 --threads "${UPSTREAM_THREADS:-2}"
+    local tls=()
+    UPSTREAM_CA=""
+    UPSTREAM_SCHEME=http
+    if [ "${UPSTREAM_TLS:-0}" = 1 ]; then
+        UPSTREAM_CA="$BENCH_TMP/upstream-cert.pem"
+        UPSTREAM_SCHEME=https
+        tls=(--tls-cert-out "$UPSTREAM_CA")
+    fi
+    start_bg upstream "$UPSTREAM_BIN" --port 0 --threads "${UPSTREAM_THREADS:-2}" "${tls[@]}"
     UPSTREAM_PID=$LAST_PID
-    UPSTREAM_ADDR="$(wait_line "$BENCH_TMP/upstream.out" '^listening on ' | sed 's|.*http://||')"
+    UPSTREAM_ADDR="$(wait_line "$BENCH_TMP/upstream.out" '^listening on ' | sed 's|.*://||')"
+    UPSTREAM_URL="$UPSTREAM_SCHEME://$UPSTREAM_ADDR"
 }
 
 # start_proxy NAME UPSTREAM_URL [extra serve args...]: starts the release proxy on a
 # free port in front of UPSTREAM_URL (service s3, region us-east-1); sets PROXY_ADDR
 # and PROXY_PID. RUST_LOG defaults to warn (PROXY_LOG=info keeps the access log).
 start_proxy() {
-    local name="$1" upstream="$2"
+    local name="$1" upstream="$2" route
     shift 2
+    route=(--upstream "$upstream" --service s3 --region us-east-1)
+    if [[ "$upstream" == https://* && -n "${UPSTREAM_CA:-}" ]]; then
+        # Trusting the local upstream's certificate takes a route's ca_file: a file.
+        printf '%s\n' '[[listeners]]' 'name = "bench"' 'listen = "127.0.0.1:0"' \
+            '[[listeners.routes]]' "upstream = \"$upstream\"" 'service = "s3"' \
+            'region = "us-east-1"' "ca_file = \"$UPSTREAM_CA\"" >"$BENCH_TMP/$name.toml"
+        route=(--config "$BENCH_TMP/$name.toml")
+    fi
     start_bg "$name" env RUST_LOG="${PROXY_LOG:-warn}" "$PROXY_BIN" serve \
-        --listen 127.0.0.1:0 --upstream "$upstream" --service s3 --region us-east-1 "$@"
+        --listen 127.0.0.1:0 "${route[@]}" "$@"
     PROXY_PID=$LAST_PID
     wait_line "$BENCH_TMP/$name.out" '^sigv4-proxy ready' >/dev/null
     PROXY_ADDR="$(wait_line "$BENCH_TMP/$name.out" '^listening on ' | sed 's|.*http://||; s| .*||')"
@@ -111,7 +129,7 @@ start_builds() {
         PROXY_BIN="$bin" start_proxy "proxy$i" "$1"
         NAMES+=("$(basename "$bin")#$i")
         PIDS+=("$PROXY_PID")
-        ADDRS+=("$PROXY_ADDR")
+        ADDRS+=("http://$PROXY_ADDR")
         i=$((i + 1))
     done
 }
