@@ -31,6 +31,7 @@ mod connect;
 mod diagnose;
 mod drain;
 mod error;
+pub(crate) mod fd_limit;
 mod forward;
 mod h1;
 mod headers;

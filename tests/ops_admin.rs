@@ -493,3 +493,61 @@ fn a_timed_out_upload_stops_reading_and_closes_its_spool_file() {
     assert_eq!(metric(&m, "sigv4_proxy_spool_files_open"), Some(0.0), "{m}");
     drop(s);
 }
+
+/// The proxy raises its soft open-file limit to the hard one at start (shells and
+/// systemd start it at 1,024 or less), so it can hold many more clients than the soft
+/// limit alone allows, each with its own upstream connection; and it warns, naming
+/// both numbers, when the hard limit cannot cover `max_connections`.
+#[test]
+fn the_open_file_limit_is_raised_so_hundreds_of_clients_are_served() {
+    use std::io::Read;
+    let up = scripted_upstream();
+    let config = s3_listener("rev", &format!("http://{up}"));
+    // 256 descriptors would hold about 120 clients with their upstream connections.
+    let mut proxy = SigningProxy::start_under_shell(
+        r#"ulimit -Sn 256 && ulimit -Hn 4096 && exec "$0" "$@""#,
+        &config,
+        &keys(),
+    );
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", proxy.process_mut().pid()))
+        .expect("read /proc/PID/limits");
+    let open_files: Vec<&str> = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .expect("a Max open files line")
+        .split_whitespace()
+        .skip(3)
+        .take(2)
+        .collect();
+    assert_eq!(open_files, ["4096", "4096"], "{limits}");
+
+    // 300 clients at once, each kept open with its answered request: 600 sockets in
+    // the proxy, over the limit it started with.
+    let addr = proxy.addr("rev");
+    let clients: Vec<TcpStream> = (0..300)
+        .map(|i| {
+            let mut c = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {i}: {e}"));
+            c.set_read_timeout(Some(Duration::from_secs(10)))
+                .expect("timeout");
+            c.write_all(b"GET /ok HTTP/1.1\r\nhost: s3.local\r\n\r\n")
+                .expect("write");
+            c
+        })
+        .collect();
+    for (i, mut c) in clients.iter().enumerate() {
+        let mut buf = [0u8; 512];
+        let n = c.read(&mut buf).unwrap_or(0);
+        let head = String::from_utf8_lossy(&buf[..n]);
+        assert!(head.starts_with("HTTP/1.1 200"), "client {i}: {head:?}");
+    }
+
+    let log = proxy.wait_for_log("raised the open-file limit");
+    assert!(
+        log.contains("before=256") && log.contains("now=4096"),
+        "{log}"
+    );
+    // The default max_connections (10,240) needs more than 4,096: named in a warning.
+    let log = proxy.wait_for_log("max_connections = 10240");
+    assert!(log.contains("the open-file limit is 4096"), "{log}");
+    drop(clients);
+}

@@ -91,6 +91,7 @@ pub(crate) fn run(args: ServeArgs) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     init_tracing(config.ops.log_format);
+    proxy::fd_limit::raise_and_check(config.ops.max_connections);
     // Client connections are served on worker threads of their own (`worker_threads`,
     // see `proxy::run`); this runtime only runs signals, the admin listener and
     // background credential checks.

@@ -42,7 +42,29 @@ impl SigningProxy {
             "--config".to_owned(),
             path.display().to_string(),
         ];
-        Self::spawn(dir, &args, env)
+        Self::spawn(dir, None, &args, env)
+    }
+
+    /// As [`Self::start`], with the proxy started by `sh -c SCRIPT`, which must end in
+    /// `exec "$0" "$@"`: e.g. `ulimit -Sn 256; exec "$0" "$@"` to run it under limits of
+    /// its own. The pid is the proxy's (the shell execs it).
+    pub(crate) fn start_under_shell(
+        script: &str,
+        config: &str,
+        env: &[(&str, &str)],
+    ) -> SigningProxy {
+        let dir = tempfile::Builder::new()
+            .prefix("sigv4-proxy-test-")
+            .tempdir()
+            .expect("create a config directory");
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, config).expect("write config.toml");
+        let args = vec![
+            "serve".to_owned(),
+            "--config".to_owned(),
+            path.display().to_string(),
+        ];
+        Self::spawn(dir, Some(script), &args, env)
     }
 
     /// Runs `sigv4-proxy ARGS` (e.g. `serve --upstream URL --listen 127.0.0.1:0`).
@@ -52,11 +74,23 @@ impl SigningProxy {
             .tempdir()
             .expect("create a working directory");
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        Self::spawn(dir, &args, env)
+        Self::spawn(dir, None, &args, env)
     }
 
-    fn spawn(dir: TempDir, args: &[String], env: &[(&str, &str)]) -> SigningProxy {
-        let mut cmd = isolated_command(proxy_bin());
+    fn spawn(
+        dir: TempDir,
+        shell: Option<&str>,
+        args: &[String],
+        env: &[(&str, &str)],
+    ) -> SigningProxy {
+        let mut cmd = match shell {
+            None => isolated_command(proxy_bin()),
+            Some(script) => {
+                let mut cmd = isolated_command("sh");
+                cmd.arg("-c").arg(script).arg(proxy_bin());
+                cmd
+            }
+        };
         cmd.args(args)
             .current_dir(dir.path())
             .env("RUST_LOG", "info")
