@@ -24,6 +24,10 @@ PROFDATA="$(rustc --print sysroot)/lib/rustlib/$HOST/bin/llvm-profdata"
 
 ensure_cmd wrk wrk
 if [ ! -x "$PROFDATA" ]; then
+    command -v rustup >/dev/null || {
+        log "no $PROFDATA, and no rustup to install it: this needs the llvm-profdata of rustc's own LLVM ($(rustc -vV | sed -n 's/^LLVM version: //p'))"
+        exit 1
+    }
     log "installing rustup's llvm-tools (for llvm-profdata)"
     rustup component add llvm-tools
 fi
