@@ -31,18 +31,7 @@ impl SigningProxy {
     /// Writes `config` to a temporary `config.toml` and runs `serve --config` on it with
     /// `env` (credentials, `RUST_LOG`). Listeners should use `listen = "127.0.0.1:0"`.
     pub(crate) fn start(config: &str, env: &[(&str, &str)]) -> SigningProxy {
-        let dir = tempfile::Builder::new()
-            .prefix("sigv4-proxy-test-")
-            .tempdir()
-            .expect("create a config directory");
-        let path = dir.path().join("config.toml");
-        std::fs::write(&path, config).expect("write config.toml");
-        let args = vec![
-            "serve".to_owned(),
-            "--config".to_owned(),
-            path.display().to_string(),
-        ];
-        Self::spawn(dir, None, &args, env)
+        Self::start_config(None, config, env)
     }
 
     /// As [`Self::start`], with the proxy started by `sh -c SCRIPT`, which must end in
@@ -53,6 +42,10 @@ impl SigningProxy {
         config: &str,
         env: &[(&str, &str)],
     ) -> SigningProxy {
+        Self::start_config(Some(script), config, env)
+    }
+
+    fn start_config(shell: Option<&str>, config: &str, env: &[(&str, &str)]) -> SigningProxy {
         let dir = tempfile::Builder::new()
             .prefix("sigv4-proxy-test-")
             .tempdir()
@@ -64,7 +57,7 @@ impl SigningProxy {
             "--config".to_owned(),
             path.display().to_string(),
         ];
-        Self::spawn(dir, Some(script), &args, env)
+        Self::spawn(dir, shell, &args, env)
     }
 
     /// Runs `sigv4-proxy ARGS` (e.g. `serve --upstream URL --listen 127.0.0.1:0`).
