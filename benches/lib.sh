@@ -122,7 +122,7 @@ start_proxy() {
 
 # start_builds UPSTREAM_URL: starts one proxy per binary in $BINS in front of
 # UPSTREAM_URL (start_proxy) and appends each one's name (binary#index), pid and
-# address to the NAMES, PIDS and ADDRS arrays, for scripts that compare builds.
+# URL (http://ADDR) to the NAMES, PIDS and ADDRS arrays, for scripts that compare builds.
 start_builds() {
     local i=0 bin
     for bin in $BINS; do
