@@ -52,7 +52,7 @@ pub(crate) fn raise() -> Result<FdLimit, std::io::Error> {
     )?;
     Ok(FdLimit {
         before,
-        now: getrlimit(Resource::Nofile).current,
+        now: Some(hard),
     })
 }
 
