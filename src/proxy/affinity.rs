@@ -88,6 +88,9 @@ pub(crate) struct IdleConns {
     idle: Mutex<Vec<Idle>>,
     /// One shared connection per upstream that speaks HTTP/2.
     h2: Mutex<Vec<(Arc<str>, H2Sender)>>,
+    /// `h2` has ever held a connection: until then every request skips its lock, which
+    /// all workers would otherwise take for every request to an HTTP/1.1 upstream.
+    any_h2: AtomicBool,
     idle_timeout: Duration,
     /// A background connect for [`IdleConns::warm`] is under way.
     warming: AtomicBool,
@@ -112,6 +115,7 @@ impl IdleConns {
             connector,
             idle: Mutex::new(Vec::new()),
             h2: Mutex::new(Vec::new()),
+            any_h2: AtomicBool::new(false),
             idle_timeout,
             warming: AtomicBool::new(false),
         })
@@ -177,6 +181,9 @@ impl IdleConns {
     /// The shared HTTP/2 connection to `key`, if there is an open one.
     fn h2(&self, key: &str) -> Option<H2Sender> {
         // Read-only on the per-request path; closed ones are pruned when one is added.
+        if !self.any_h2.load(Ordering::Acquire) {
+            return None;
+        }
         let h2 = self.h2.lock().unwrap_or_else(PoisonError::into_inner);
         h2.iter()
             .find(|(k, s)| &**k == key && !s.is_closed())
@@ -202,6 +209,7 @@ impl IdleConns {
             let mut h2 = self.h2.lock().unwrap_or_else(PoisonError::into_inner);
             h2.retain(|(k, s)| k != key && !s.is_closed());
             h2.push((key.clone(), sender.clone()));
+            self.any_h2.store(true, Ordering::Release);
             return Ok(NewConn::H2(sender));
         }
         Ok(NewConn::H1(Conn {
