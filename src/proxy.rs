@@ -26,6 +26,7 @@ mod access_log;
 mod admin;
 mod affinity;
 mod body;
+mod busy_poll;
 mod conn_state;
 mod connect;
 mod diagnose;

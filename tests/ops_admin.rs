@@ -551,3 +551,119 @@ fn the_open_file_limit_is_raised_so_hundreds_of_clients_are_served() {
     assert!(log.contains("the open-file limit is 4096"), "{log}");
     drop(clients);
 }
+
+/// curl on one connection: `urls` in turn, each paired with `-o` to a file in `dir` (or
+/// with `-T file` when `upload`); returns one `<status> <connects>` line per transfer.
+fn curl_one_connection(
+    dir: &std::path::Path,
+    urls: &[String],
+    upload: Option<&std::path::Path>,
+) -> Vec<String> {
+    let mut args: Vec<String> = ["-sS", "-w", "%{http_code} %{num_connects}\\n"]
+        .map(String::from)
+        .to_vec();
+    for (i, url) in urls.iter().enumerate() {
+        match upload {
+            Some(file) => args.extend(["-T".into(), file.display().to_string()]),
+            None => args.extend([
+                "-o".into(),
+                dir.join(format!("got-{i}")).display().to_string(),
+            ]),
+        }
+        args.push(url.clone());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = curl(&args);
+    out.assert_success();
+    out.stdout_str().lines().map(str::to_owned).collect()
+}
+
+/// Busy-polling (`busy_poll_us`, issue 5): with one client connection the proxy reads the
+/// answers itself instead of sleeping until the kernel reports them. The bytes it reads
+/// that way must be the ones a sleeping read gets: uploads and downloads through
+/// s3s-fs, which checks each signature and payload hash, all verify and round-trip.
+/// While a second client connection is open nothing is polled (the worker serves
+/// both), and once it closes, polling comes back.
+#[test]
+fn busy_polled_requests_verify_and_a_second_client_stops_the_polling() {
+    let s3 = S3sFs::start("AKIDS3SPOLL", "s3s-poll-secret");
+    s3.aws(&["s3api", "create-bucket", "--bucket", "poll"])
+        .assert_success();
+    // A window far above any loopback answer time, so a loaded machine still answers
+    // within it.
+    let config = format!(
+        "admin_listen = \"127.0.0.1:0\"\nbusy_poll_us = 5000\n{}",
+        s3_listener("rev", s3.endpoint())
+    );
+    let mut proxy = SigningProxy::start(&config, &s3.env());
+    let admin = admin_addr(&mut proxy);
+    let ep = proxy.endpoint("rev");
+    let polls = |result: &str| {
+        let series = format!("sigv4_proxy_busy_polls_total{{result=\"{result}\"}}");
+        metric(&get(admin, "/metrics").1, &series).unwrap_or_else(|| panic!("no {series}"))
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = data_file(dir.path(), "src", 20_000, 9);
+    let want = std::fs::read(&file).expect("src");
+
+    // Ten uploads, then twenty downloads, each batch on one connection.
+    let keys: Vec<String> = (0..10).map(|i| format!("{ep}/poll/obj-{i}")).collect();
+    let lines = curl_one_connection(dir.path(), &keys, Some(&file));
+    assert_eq!(lines[0], "200 1", "{lines:?}");
+    assert!(
+        lines[1..].iter().all(|l| l == "200 0"),
+        "one connection, all 200: {lines:?}"
+    );
+    let gets: Vec<String> = (0..20).map(|i| keys[i % 10].clone()).collect();
+    let lines = curl_one_connection(dir.path(), &gets, None);
+    assert!(lines.iter().all(|l| l.starts_with("200 ")), "{lines:?}");
+    for i in 0..20 {
+        let got = std::fs::read(dir.path().join(format!("got-{i}"))).expect("downloaded");
+        assert!(got == want, "download {i} differs ({} bytes)", got.len());
+    }
+    for i in 0..10 {
+        assert_eq!(
+            std::fs::read(s3.root().join("poll").join(format!("obj-{i}"))).ok(),
+            Some(want.clone())
+        );
+    }
+    assert!(!s3.saw_payload_hash_mismatch());
+    // 30 requests: the upstream's answers and curl's next requests came while polling.
+    let answered = polls("answered");
+    assert!(
+        answered >= 15.0,
+        "answered {answered}, missed {}",
+        polls("missed")
+    );
+
+    // A second client connection, served and kept open: no more polling.
+    let mut second = TcpStream::connect(proxy.addr("rev")).expect("connect");
+    second
+        .write_all(b"GET /poll/obj-0 HTTP/1.1\r\nhost: s3.local\r\n\r\n")
+        .expect("send");
+    let mut head = [0u8; 12];
+    std::io::Read::read_exact(&mut second, &mut head).expect("answer");
+    assert_eq!(&head, b"HTTP/1.1 200", "the second connection is served");
+    // Alone until now (curl had closed), it may still be polling for a next request
+    // that never comes: let that poll (at most 5 ms) end before counting.
+    std::thread::sleep(Duration::from_millis(100));
+    let (answered, missed) = (polls("answered"), polls("missed"));
+    let lines = curl_one_connection(dir.path(), &gets[..10], None);
+    assert!(lines.iter().all(|l| l.starts_with("200 ")), "{lines:?}");
+    assert_eq!(
+        (polls("answered"), polls("missed")),
+        (answered, missed),
+        "polled with two clients"
+    );
+
+    // Closed: the lone connection polls again.
+    drop(second);
+    wait_until(
+        "the second connection closes",
+        Duration::from_secs(10),
+        || metric(&get(admin, "/metrics").1, "sigv4_proxy_active_connections") == Some(0.0),
+    );
+    let lines = curl_one_connection(dir.path(), &gets[..10], None);
+    assert!(lines.iter().all(|l| l.starts_with("200 ")), "{lines:?}");
+    assert!(polls("answered") > answered, "no polling once alone again");
+}

@@ -56,6 +56,10 @@ pub struct ServeArgs {
     /// `worker_threads` in the file.
     #[arg(long, value_name = "N")]
     pub worker_threads: Option<u64>,
+    /// Microseconds a lone client connection busy-polls for a peer's answer before
+    /// sleeping (0: never); overrides `busy_poll_us` in the file.
+    #[arg(long, value_name = "US")]
+    pub busy_poll_us: Option<u64>,
     /// Validate the configuration, print a summary and exit.
     #[arg(long)]
     pub check_config: bool,
@@ -79,6 +83,7 @@ pub(crate) fn run(args: ServeArgs) -> ExitCode {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{}: configuration OK", config.source.display());
         let _ = writeln!(out, "worker threads: {}", config.ops.worker_threads);
+        let _ = writeln!(out, "busy-poll: {} us", config.ops.busy_poll.as_micros());
         if let Some(a) = config.ops.admin_listen {
             let _ = writeln!(out, "admin endpoints on {a}");
         }
@@ -311,10 +316,14 @@ fn load(args: &ServeArgs) -> Result<Config, ConfigError> {
     Config::from_raw(raw, &path)
 }
 
-/// `--admin-listen`, `--log-format` and `--worker-threads` replace the file's values.
+/// `--admin-listen`, `--log-format`, `--worker-threads` and `--busy-poll-us` replace the
+/// file's values.
 fn apply_ops_flags(args: &ServeArgs, raw: &mut RawConfig) {
     if let Some(n) = args.worker_threads {
         raw.worker_threads = Some(n);
+    }
+    if let Some(n) = args.busy_poll_us {
+        raw.busy_poll_us = Some(n);
     }
     if let Some(a) = &args.admin_listen {
         raw.admin_listen = Some(a.clone());

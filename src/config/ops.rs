@@ -20,6 +20,12 @@ const MIN_MAX_HEADER_BYTES: u64 = 8192;
 const DEFAULT_HEADER_READ_TIMEOUT_MS: u64 = 30_000;
 const DEFAULT_IDLE_TIMEOUT_MS: u64 = 120_000;
 const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 900_000;
+/// Busy-polling for a peer's answer at one connection (`busy_poll_us`): long enough to
+/// cover a local peer's wake-up on the benchmark VM, short enough that a poll that
+/// finds nothing costs little (docs/benchmarks.md, "Session 9").
+const DEFAULT_BUSY_POLL_US: u64 = 200;
+/// A sanity bound: polling longer than this per answer is a typo.
+const MAX_BUSY_POLL_US: u64 = 10_000;
 /// A sanity bound: more serving threads than this is a typo, not a machine.
 const MAX_WORKER_THREADS: u64 = 1024;
 
@@ -91,6 +97,9 @@ pub struct Operations {
     /// Threads serving client connections, each with its own runtime (default: one
     /// per CPU the process may use).
     pub worker_threads: usize,
+    /// How long a lone client connection polls for a peer's answer before sleeping
+    /// (zero: never).
+    pub busy_poll: Duration,
 }
 
 impl Default for Operations {
@@ -105,6 +114,7 @@ impl Default for Operations {
             idle_timeout: Duration::from_millis(DEFAULT_IDLE_TIMEOUT_MS),
             request_timeout: Duration::from_millis(DEFAULT_REQUEST_TIMEOUT_MS),
             worker_threads: default_worker_threads(),
+            busy_poll: Duration::from_micros(DEFAULT_BUSY_POLL_US),
         }
     }
 }
@@ -121,6 +131,7 @@ pub(crate) struct RawOps<'a> {
     pub(crate) shutdown_grace_seconds: Option<u64>,
     pub(crate) log_format: Option<&'a str>,
     pub(crate) worker_threads: Option<u64>,
+    pub(crate) busy_poll_us: Option<u64>,
     pub(crate) limits: &'a RawLimits,
 }
 
@@ -203,6 +214,16 @@ pub(crate) fn validate(
             // invariant: at most MAX_WORKER_THREADS, which fits any usize.
             Some(n) => usize::try_from(n).unwrap_or(1),
         },
+        busy_poll: match raw.busy_poll_us {
+            None => d.busy_poll,
+            Some(n) if n > MAX_BUSY_POLL_US => {
+                return Err(invalid(
+                    "busy_poll_us",
+                    &format!("must be at most {MAX_BUSY_POLL_US} (0 turns busy-polling off)"),
+                ))
+            }
+            Some(n) => Duration::from_micros(n),
+        },
     })
 }
 
@@ -231,6 +252,7 @@ mod tests {
             shutdown_grace_seconds: None,
             log_format: None,
             worker_threads: None,
+            busy_poll_us: None,
             limits: &limits,
         };
         let ops = run(raw).expect("defaults");
@@ -238,6 +260,19 @@ mod tests {
         assert_eq!(ops.shutdown_grace, Duration::from_secs(30));
         assert_eq!(ops.log_format, LogFormat::Text);
         assert!(ops.worker_threads >= 1);
+        assert_eq!(ops.busy_poll, Duration::from_micros(200));
+        let e = run(RawOps {
+            busy_poll_us: Some(10_001),
+            ..raw
+        })
+        .expect_err("too long");
+        assert!(e.contains("busy_poll_us") && e.contains("10000"), "{e}");
+        let off = run(RawOps {
+            busy_poll_us: Some(0),
+            ..raw
+        })
+        .expect("0 turns it off");
+        assert_eq!(off.busy_poll, Duration::ZERO);
         for bad in [0, 5000] {
             let e = run(RawOps {
                 worker_threads: Some(bad),

@@ -34,6 +34,9 @@ pub struct RawConfig {
     pub log_format: Option<String>,
     /// Threads serving client connections (default: one per CPU).
     pub worker_threads: Option<u64>,
+    /// Microseconds a lone client connection busy-polls for a peer's answer before
+    /// sleeping (default 200; 0 turns it off).
+    pub busy_poll_us: Option<u64>,
     /// `[limits]`: client connection limits and timeouts.
     #[serde(default)]
     pub limits: super::RawLimits,

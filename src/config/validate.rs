@@ -68,6 +68,7 @@ impl Config {
                     shutdown_grace_seconds: raw.shutdown_grace_seconds,
                     log_format: raw.log_format.as_deref(),
                     worker_threads: raw.worker_threads,
+                    busy_poll_us: raw.busy_poll_us,
                     limits: &raw.limits,
                 },
                 &|key, message| v.err(key, message),

@@ -201,6 +201,8 @@ impl IdleConns {
             .await
             .map_err(SendError::Connect)?;
         if io.connected().is_negotiated_h2() {
+            // The connection task reads while the requests on it run in other tasks.
+            super::upstream::busy_poll_switch(&io).turn_off();
             let (sender, conn) = http2::Builder::new(TokioExecutor::new())
                 .handshake(io)
                 .await
@@ -542,9 +544,13 @@ mod tests {
             response_timeout: Duration::from_secs(5),
             pool_idle_timeout: Duration::from_secs(60),
         };
-        let (_, connector) =
-            super::super::upstream::build_client(&[], Arc::new(ConnectTo::default()), &settings)
-                .unwrap();
+        let (_, connector) = super::super::upstream::build_client(
+            &[],
+            Arc::new(ConnectTo::default()),
+            &settings,
+            &super::super::busy_poll::Policy::new(std::time::Duration::ZERO),
+        )
+        .unwrap();
         let pool = IdleConns::new(connector, Duration::from_secs(60));
         let workers = Workers::start(2).unwrap();
         let [w0, w1] = workers.handles() else {

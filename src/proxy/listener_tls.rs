@@ -19,7 +19,7 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Does the TLS handshake on `stream` and serves the connection until it ends.
 pub(crate) async fn serve(
     acceptor: TlsAcceptor,
-    stream: TcpStream,
+    stream: super::busy_poll::BusyPoll<TcpStream>,
     peer: SocketAddr,
     builder: auto::Builder<TokioExecutor>,
     watcher: Watcher,

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use http::Method;
 
+use super::busy_poll::Policy;
 use crate::sigv4::SignError;
 
 /// Route label of requests that matched no route.
@@ -74,6 +75,7 @@ pub(crate) struct Metrics {
     active_connections: AtomicI64,
     connections_total: AtomicU64,
     spool: Arc<SpoolStats>,
+    busy_poll: Policy,
 }
 
 #[derive(Debug, Default)]
@@ -129,7 +131,7 @@ impl Drop for ConnectionGuard {
 impl Metrics {
     /// Metrics for the routes named `routes` (in order; a repeated name shares the
     /// first one's series).
-    pub(crate) fn new<'a>(routes: impl IntoIterator<Item = &'a str>) -> Self {
+    pub(crate) fn new<'a>(routes: impl IntoIterator<Item = &'a str>, busy_poll: Policy) -> Self {
         let mut order: Vec<String> = Vec::new();
         for r in routes {
             if r != NO_ROUTE && !order.iter().any(|o| o == r) {
@@ -145,6 +147,7 @@ impl Metrics {
             active_connections: AtomicI64::new(0),
             connections_total: AtomicU64::new(0),
             spool: Arc::default(),
+            busy_poll,
         }
     }
 
@@ -389,6 +392,22 @@ impl Metrics {
             "sigv4_proxy_spool_files_open {}",
             self.spool.open.load(Relaxed)
         );
+        header(
+            w,
+            "sigv4_proxy_busy_polls_total",
+            "counter",
+            "Busy-polls for a peer's answer (busy_poll_us), by whether the answer came while polling.",
+        );
+        let _ = writeln!(
+            w,
+            "sigv4_proxy_busy_polls_total{{result=\"answered\"}} {}",
+            self.busy_poll.answered()
+        );
+        let _ = writeln!(
+            w,
+            "sigv4_proxy_busy_polls_total{{result=\"missed\"}} {}",
+            self.busy_poll.missed()
+        );
         out
     }
 
@@ -432,7 +451,10 @@ mod tests {
 
     #[test]
     fn counts_show_up_in_the_exposition() {
-        let m = Arc::new(Metrics::new(["s3", "we\"ird", "s3"]));
+        let m = Arc::new(Metrics::new(
+            ["s3", "we\"ird", "s3"],
+            Policy::new(Duration::ZERO),
+        ));
         let (s3, weird) = (m.slot("s3").expect("s3"), m.slot("we\"ird").expect("weird"));
         assert_eq!(m.slot("nope"), None);
         m.request(Some(s3), &Method::GET, 200, 0, 10);

@@ -25,6 +25,7 @@ use tokio::task::JoinSet;
 
 use super::access_log::{AccessLog, LogPath};
 use super::body::ResponseBody;
+use super::busy_poll::Switch;
 use super::conn_state::ConnState;
 use super::limits::{ConnActivity, GuardedBody};
 use super::metrics::Rejection;
@@ -163,6 +164,8 @@ async fn accept_loop(
         };
         // Best effort: Nagle only adds latency to small request/response exchanges.
         let _ = stream.set_nodelay(true);
+        let stream = state.busy_poll.wrap(stream);
+        let lone = state.busy_poll.client_opened();
         let activity = ConnActivity::new();
         let conn = Arc::<ConnState>::default();
         let service = ConnService(Arc::new(ConnShared {
@@ -171,6 +174,7 @@ async fn accept_loop(
             peer,
             activity: activity.clone(),
             conn: conn.clone(),
+            busy_poll: stream.switch().clone(),
         }));
         let tls = state.listener(id).and_then(|l| l.gateway.tls.clone());
         let builder = builder.clone();
@@ -178,7 +182,7 @@ async fn accept_loop(
         let counted = state.metrics.connection_opened();
         tokio::spawn(async move {
             // Held for the connection's life: its slot under the cap, and the gauge.
-            let _slot = (permit, counted);
+            let _slot = (permit, counted, lone);
             let serve = async move {
                 match tls {
                     Some(acceptor) => {
@@ -302,6 +306,9 @@ struct ConnShared {
     activity: Arc<ConnActivity>,
     /// What this client connection's requests share (upstream connection, timers).
     conn: Arc<ConnState>,
+    /// Turns off the connection's busy-polling once it stops taking turns (HTTP/2, a
+    /// `CONNECT` tunnel).
+    busy_poll: Switch,
 }
 
 impl ConnService {
@@ -334,6 +341,9 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
             if let Err(e) = super::connect::check_access(listener, this.peer, req.headers()) {
                 let (method, target) = (req.method().clone(), log_target(&req));
                 return respond(answered_here(&this.state, listener, method, target, Err(e)));
+            }
+            if req.method() == http::Method::CONNECT || req.version() == http::Version::HTTP_2 {
+                this.busy_poll.turn_off();
             }
             if req.method() == http::Method::CONNECT {
                 let target = log_target(&req);

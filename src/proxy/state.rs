@@ -12,6 +12,7 @@ use http::HeaderValue;
 use tokio::net::TcpListener;
 
 use super::affinity::IdleConns;
+use super::busy_poll::Policy;
 use super::metrics::{Metrics, RouteSlot};
 use super::upstream::{build_client, UpstreamClient};
 use super::ProxyError;
@@ -36,6 +37,8 @@ pub struct ProxyState {
     pub(crate) ops: Operations,
     /// Counters for `/metrics`.
     pub(crate) metrics: Arc<Metrics>,
+    /// Busy-polling of client and upstream connections ([`super::busy_poll`]).
+    pub(crate) busy_poll: Policy,
     /// True while [`super::run`] accepts connections (for `/readyz`).
     pub(crate) serving: AtomicBool,
     /// Graceful shutdown of intercepted `CONNECT` tunnels.
@@ -127,11 +130,13 @@ impl ProxyState {
     /// credentials yet (the first request does).
     pub fn new(config: &Config) -> Result<Self, ProxyError> {
         let connect_to = Arc::new(config.connect_to.clone());
+        let busy_poll = Policy::new(config.ops.busy_poll);
         let metrics = Arc::new(Metrics::new(
             config
                 .listeners
                 .iter()
                 .flat_map(|l| l.routes.iter().map(|r| r.name.as_str())),
+            busy_poll.clone(),
         ));
         let mut listeners = Vec::with_capacity(config.listeners.len());
         for l in &config.listeners {
@@ -141,8 +146,12 @@ impl ProxyState {
                     what: format!("route {}: setting up credentials", r.name),
                     source: e.into(),
                 })?;
-                let (client, h1_connector) =
-                    build_client(&r.extra_ca, connect_to.clone(), &config.upstream)?;
+                let (client, h1_connector) = build_client(
+                    &r.extra_ca,
+                    connect_to.clone(),
+                    &config.upstream,
+                    &busy_poll,
+                )?;
                 // invariant: `metrics` was built from these very route names.
                 let slot = metrics.slot(&r.name).ok_or_else(|| ProxyError::Setup {
                     what: format!("route {}: metrics", r.name),
@@ -177,6 +186,7 @@ impl ProxyState {
             connect_to,
             ops: config.ops.clone(),
             metrics,
+            busy_poll,
             serving: AtomicBool::new(false),
             tunnels: super::drain::TunnelDrain::new(),
         })

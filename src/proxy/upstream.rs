@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::Uri;
-use hyper_rustls::HttpsConnector;
+use hyper_rustls::{HttpsConnector, MaybeHttpsStream};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -20,6 +20,7 @@ use rustls::pki_types::CertificateDer;
 use tokio::net::TcpStream;
 
 use super::body::TrackedBody;
+use super::busy_poll::{BusyPoll, Policy, Switch};
 use super::error::BoxError;
 use super::ProxyError;
 use crate::config::{ConnectTo, UpstreamSettings};
@@ -33,6 +34,7 @@ pub(crate) fn build_client(
     extra_ca: &[CertificateDer<'static>],
     connect_to: Arc<ConnectTo>,
     settings: &UpstreamSettings,
+    busy_poll: &Policy,
 ) -> Result<(UpstreamClient, HttpsConnector<ConnectToConnector>), ProxyError> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
@@ -55,7 +57,11 @@ pub(crate) fn build_client(
     http.enforce_http(false);
     http.set_nodelay(true);
     http.set_connect_timeout(Some(settings.connect_timeout));
-    let tcp = ConnectToConnector { http, connect_to };
+    let tcp = ConnectToConnector {
+        http,
+        connect_to,
+        busy_poll: busy_poll.clone(),
+    };
     let affinity = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(tls.clone())
         .https_or_http()
@@ -79,10 +85,12 @@ pub(crate) fn build_client(
 pub(crate) struct ConnectToConnector {
     http: HttpConnector,
     connect_to: Arc<ConnectTo>,
+    /// Wraps each connection ([`super::busy_poll`]).
+    busy_poll: Policy,
 }
 
 impl tower_service::Service<Uri> for ConnectToConnector {
-    type Response = TokioIo<TcpStream>;
+    type Response = TokioIo<BusyPoll<TcpStream>>;
     type Error = BoxError;
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
 
@@ -114,6 +122,19 @@ impl tower_service::Service<Uri> for ConnectToConnector {
             None => uri,
         };
         let fut = self.http.call(dst);
-        Box::pin(async move { fut.await.map_err(Into::into) })
+        let busy_poll = self.busy_poll.clone();
+        Box::pin(async move {
+            let io = fut.await?;
+            Ok(TokioIo::new(busy_poll.wrap(io.into_inner())))
+        })
+    }
+}
+
+/// The busy-poll switch of a connection made by [`ConnectToConnector`], under its TLS
+/// layer if it has one.
+pub(crate) fn busy_poll_switch(io: &MaybeHttpsStream<TokioIo<BusyPoll<TcpStream>>>) -> &Switch {
+    match io {
+        MaybeHttpsStream::Http(tcp) => tcp.inner().switch(),
+        MaybeHttpsStream::Https(tls) => tls.inner().get_ref().0.inner().inner().switch(),
     }
 }

@@ -1,0 +1,414 @@
+//! [`BusyPoll`]: a TCP stream that, when its peer's answer is due, reads the socket in
+//! a loop for a short while (`busy_poll_us`) before letting its task sleep.
+//!
+//! Why: at one connection a proxied request sleeps twice in `epoll_wait`, once for the
+//! upstream's answer and once for the client's next request, and each sleep ends in a
+//! wake-up. On a virtual machine whose idle vCPUs halt (Firecracker with
+//! `haltpoll.guest_halt_poll_ns=0`, as the benchmark machine), a wake-up costs tens of
+//! microseconds: there, a bare forwarder in front of a local upstream added 0.06 to
+//! 0.2 ms to each request's p50. Polling while the answer is on its way takes that
+//! cost out, as the kernel's `SO_BUSY_POLL` and a guest's halt-polling do, for the CPU
+//! time spent polling (docs/benchmarks.md, "Session 9").
+//!
+//! When it polls, and for how long, is bounded four ways:
+//! - only for an answer: after this stream wrote something and before it read
+//!   anything back, once per answer; an idle keep-alive connection never polls;
+//! - only while the whole process has one client connection open ([`Gate`]). One task
+//!   then owns all the work of its worker thread, so polling holds nobody up; under
+//!   load, where the CPU is better spent serving, nothing polls;
+//! - for at most `busy_poll_us` each time;
+//! - it stops after [`GIVE_UP_AFTER`] polls in a row found no answer, and from then
+//!   on tries again only every [`PROBE_EVERY`]th answer. A far upstream (a real AWS
+//!   endpoint, milliseconds away) or a client that pauses between requests so costs
+//!   one poll per [`PROBE_EVERY`] answers.
+//!
+//! A connection that stops taking turns (a `CONNECT` tunnel, whose two directions
+//! share one task; an HTTP/2 connection, whose streams run in other tasks) turns it
+//! off with its [`Switch`].
+
+use std::io;
+use std::os::fd::AsFd;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// Polls in a row that find no answer before polling stops.
+const GIVE_UP_AFTER: u8 = 2;
+/// Once stopped, one answer in this many is polled for, to learn whether the peer
+/// became quick again.
+const PROBE_EVERY: u8 = 16;
+/// Reads of the socket are this many spin-loop hints apart (about a tenth of a
+/// microsecond each), so a poll costs fewer system calls.
+const SPINS_BETWEEN_READS: u32 = 32;
+
+/// Counts an open client connection while held (see [`Policy::client_opened`]).
+#[derive(Debug)]
+pub(crate) struct Gate(Arc<Shared>);
+
+impl Drop for Gate {
+    fn drop(&mut self) {
+        self.0.clients.fetch_sub(1, Relaxed);
+    }
+}
+
+/// What every [`BusyPoll`] of a proxy shares.
+#[derive(Debug, Default)]
+struct Shared {
+    /// Client connections open now.
+    clients: AtomicUsize,
+    /// Polls that read the answer.
+    answered: AtomicU64,
+    /// Polls that ended without one.
+    missed: AtomicU64,
+}
+
+/// The polling settings and counters every [`BusyPoll`] of a proxy shares.
+#[derive(Debug, Clone)]
+pub(crate) struct Policy {
+    /// How long one poll lasts at most; zero turns polling off.
+    max: Duration,
+    shared: Arc<Shared>,
+}
+
+impl Policy {
+    /// Polls last at most `max` (zero: never poll).
+    pub(crate) fn new(max: Duration) -> Self {
+        Self {
+            max,
+            shared: Arc::default(),
+        }
+    }
+
+    /// Wraps `inner`.
+    pub(crate) fn wrap<T>(&self, inner: T) -> BusyPoll<T> {
+        BusyPoll {
+            inner,
+            max: self.max,
+            shared: self.shared.clone(),
+            awaiting: false,
+            tried: false,
+            misses: 0,
+            skipped: 0,
+            switch: Switch::default(),
+        }
+    }
+
+    /// Counts a client connection until the returned value is dropped. Polling is
+    /// allowed only while exactly one is open.
+    pub(crate) fn client_opened(&self) -> Gate {
+        self.shared.clients.fetch_add(1, Relaxed);
+        Gate(self.shared.clone())
+    }
+
+    /// Polls that read the answer, for `/metrics`.
+    pub(crate) fn answered(&self) -> u64 {
+        self.shared.answered.load(Relaxed)
+    }
+
+    /// Polls that ended without one (each cost a whole `max`), for `/metrics`.
+    pub(crate) fn missed(&self) -> u64 {
+        self.shared.missed.load(Relaxed)
+    }
+}
+
+/// Turns polling off for one stream, from elsewhere.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Switch(Arc<AtomicBool>);
+
+impl Switch {
+    /// Stops the stream this switch belongs to from polling, for good.
+    pub(crate) fn turn_off(&self) {
+        self.0.store(true, Relaxed);
+    }
+
+    fn is_off(&self) -> bool {
+        self.0.load(Relaxed)
+    }
+}
+
+/// A stream that busy-polls for its peer's answer (see the module docs).
+#[derive(Debug)]
+pub(crate) struct BusyPoll<T> {
+    inner: T,
+    max: Duration,
+    shared: Arc<Shared>,
+    /// Something was written, and nothing has been read since.
+    awaiting: bool,
+    /// Polling was already tried (or skipped) for the awaited answer.
+    tried: bool,
+    /// Polls in a row that ended without an answer.
+    misses: u8,
+    /// Answers not polled for since the last probe.
+    skipped: u8,
+    switch: Switch,
+}
+
+impl<T> BusyPoll<T> {
+    /// The switch that turns this stream's polling off.
+    pub(crate) fn switch(&self) -> &Switch {
+        &self.switch
+    }
+
+    /// Whether to poll for the awaited answer, which has not come yet (see the module
+    /// docs). Decides once per answer.
+    fn should_poll(&mut self) -> bool {
+        if !self.awaiting || self.tried || self.max.is_zero() || self.switch.is_off() {
+            return false;
+        }
+        self.tried = true;
+        if self.shared.clients.load(Relaxed) != 1 {
+            return false;
+        }
+        if self.misses < GIVE_UP_AFTER {
+            return true;
+        }
+        self.skipped += 1;
+        if self.skipped >= PROBE_EVERY {
+            self.skipped = 0;
+            return true;
+        }
+        false
+    }
+
+    fn got_answer(&mut self) {
+        self.awaiting = false;
+        self.tried = false;
+    }
+}
+
+impl<T: AsFd> BusyPoll<T> {
+    /// Reads the socket itself until it has bytes or `max` is over. (Through `inner`
+    /// it could not: tokio only learns a socket became readable when its thread next
+    /// asks the kernel, which it does when it has nothing else to run.) `None` when
+    /// nothing came.
+    fn spin(&mut self, buf: &mut ReadBuf<'_>) -> Option<io::Result<()>> {
+        let deadline = Instant::now() + self.max;
+        let dst = buf.initialize_unfilled();
+        loop {
+            match rustix::net::recv(
+                self.inner.as_fd(),
+                &mut *dst,
+                rustix::net::RecvFlags::DONTWAIT,
+            ) {
+                Ok((n, _)) => {
+                    buf.advance(n);
+                    return Some(Ok(()));
+                }
+                Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INTR) => {}
+                Err(e) => return Some(Err(e.into())),
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            for _ in 0..SPINS_BETWEEN_READS {
+                std::hint::spin_loop();
+            }
+        }
+    }
+}
+
+impl<T: AsyncRead + AsFd + Unpin> AsyncRead for BusyPoll<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        let before = buf.filled().len();
+        match Pin::new(&mut this.inner).poll_read(cx, buf) {
+            Poll::Ready(r) => {
+                if buf.filled().len() > before {
+                    this.got_answer();
+                }
+                Poll::Ready(r)
+            }
+            Poll::Pending if !this.should_poll() => Poll::Pending,
+            Poll::Pending => match this.spin(buf) {
+                Some(r) => {
+                    this.shared.answered.fetch_add(1, Relaxed);
+                    this.misses = 0;
+                    this.got_answer();
+                    // The waker `inner` registered stays: a later wake-up finds
+                    // nothing to read and costs one spurious poll.
+                    Poll::Ready(r)
+                }
+                None => {
+                    this.shared.missed.fetch_add(1, Relaxed);
+                    this.misses = this.misses.saturating_add(1);
+                    Poll::Pending
+                }
+            },
+        }
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for BusyPoll<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
+            self.awaiting = true;
+        }
+        r
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
+            self.awaiting = true;
+        }
+        r
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// So hyper-rustls and the upstream client see the TCP connection's details.
+impl hyper_util::client::legacy::connect::Connection for BusyPoll<tokio::net::TcpStream> {
+    fn connected(&self) -> hyper_util::client::legacy::connect::Connected {
+        self.inner.connected()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::poll_fn;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+
+    use super::*;
+
+    fn policy(max: Duration) -> Policy {
+        Policy::new(max)
+    }
+
+    async fn pair() -> (TcpStream, TcpStream) {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        let (b, _) = l.accept().await.unwrap();
+        (a, b)
+    }
+
+    /// One poll of `io.read`: `Some(bytes)` when it returned data at once.
+    async fn read_now(io: &mut BusyPoll<TcpStream>) -> Option<Vec<u8>> {
+        let mut buf = [0u8; 64];
+        let mut rb = ReadBuf::new(&mut buf);
+        poll_fn(|cx| {
+            Poll::Ready(match Pin::new(&mut *io).poll_read(cx, &mut rb) {
+                Poll::Ready(r) => {
+                    r.unwrap();
+                    Some(rb.filled().to_vec())
+                }
+                Poll::Pending => None,
+            })
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn an_answer_that_comes_while_polling_is_read_without_sleeping() {
+        let p = policy(Duration::from_secs(5));
+        let _client = p.client_opened();
+        let (a, mut peer) = pair().await;
+        let mut io = p.wrap(a);
+        io.write_all(b"ping").await.unwrap();
+        // The peer answers from another thread 20 ms later; this thread stays inside
+        // one poll_read meanwhile, so only polling can see the answer.
+        let answer = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let mut got = [0u8; 4];
+                peer.read_exact(&mut got).await.unwrap();
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                peer.write_all(b"pong").await.unwrap();
+                peer
+            })
+        });
+        let got = read_now(&mut io).await;
+        let _peer = answer.join().unwrap();
+        assert_eq!(got.as_deref(), Some(&b"pong"[..]));
+        assert_eq!((p.answered(), p.missed()), (1, 0));
+    }
+
+    #[tokio::test]
+    async fn nothing_is_polled_for_without_a_write_or_with_a_second_client() {
+        let p = policy(Duration::from_secs(5));
+        let (a, _peer) = pair().await;
+        let mut io = p.wrap(a);
+        let _first = p.client_opened();
+        // Idle: nothing was written, so nothing is awaited.
+        let t = Instant::now();
+        assert_eq!(read_now(&mut io).await, None);
+        // Awaiting, but another client is open.
+        let second = p.client_opened();
+        io.write_all(b"ping").await.unwrap();
+        assert_eq!(read_now(&mut io).await, None);
+        drop(second);
+        // Switched off.
+        io.switch().turn_off();
+        io.write_all(b"ping").await.unwrap();
+        assert_eq!(read_now(&mut io).await, None);
+        assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
+        assert_eq!((p.answered(), p.missed()), (0, 0));
+    }
+
+    #[tokio::test]
+    async fn polling_stops_after_misses_and_probes_now_and_then() {
+        let p = policy(Duration::from_millis(1));
+        let _client = p.client_opened();
+        let (a, mut peer) = pair().await;
+        let mut io = p.wrap(a);
+        let mut answered_now = Vec::new();
+        for round in 0..40u32 {
+            io.write_all(b"ping").await.unwrap();
+            // Polled at most once per answer however often the read is retried.
+            assert_eq!(read_now(&mut io).await, None, "round {round}");
+            assert_eq!(read_now(&mut io).await, None, "round {round}");
+            let mut got = [0u8; 4];
+            peer.read_exact(&mut got).await.unwrap();
+            peer.write_all(b"pong").await.unwrap();
+            let mut buf = [0u8; 4];
+            io.read_exact(&mut buf).await.unwrap();
+            answered_now.push(round);
+        }
+        // 2 misses, then a probe every 16th answer: rounds 17 and 33.
+        assert_eq!((p.answered(), p.missed()), (0, 4));
+        assert_eq!(answered_now.len(), 40);
+    }
+
+    #[tokio::test]
+    async fn a_zero_maximum_never_polls() {
+        let p = policy(Duration::ZERO);
+        let _client = p.client_opened();
+        let (a, _peer) = pair().await;
+        let mut io = p.wrap(a);
+        io.write_all(b"ping").await.unwrap();
+        assert_eq!(read_now(&mut io).await, None);
+        assert_eq!((p.answered(), p.missed()), (0, 0));
+    }
+}
