@@ -11,8 +11,11 @@
 //! time spent polling (docs/benchmarks.md, "Session 9").
 //!
 //! When it polls, and for how long, is bounded four ways:
-//! - only for an answer: after this stream wrote something and before it read
-//!   anything back, once per answer; an idle keep-alive connection never polls;
+//! - only for an answer: after this stream wrote and flushed something and before it
+//!   read anything back, once per answer. A flush is what says "all sent, now the
+//!   answer": the upstream client flushes once the whole request is written, so a read
+//!   that checks for an early answer while an upload is still streaming does not
+//!   poll. An idle keep-alive connection never polls;
 //! - only while the whole process has one client connection open ([`Gate`]). One task
 //!   then owns all the work of its worker thread, so polling holds nobody up; under
 //!   load, where the CPU is better spent serving, nothing polls;
@@ -41,6 +44,8 @@ const GIVE_UP_AFTER: u8 = 2;
 /// Once stopped, one answer in this many is polled for, to learn whether the peer
 /// became quick again.
 const PROBE_EVERY: u8 = 16;
+/// The most one polling read takes in.
+const MAX_POLL_READ: usize = 64 * 1024;
 /// Reads of the socket are this many spin-loop hints apart (about a tenth of a
 /// microsecond each), so a poll costs fewer system calls.
 const SPINS_BETWEEN_READS: u32 = 32;
@@ -89,6 +94,7 @@ impl Policy {
             inner,
             max: self.max,
             shared: self.shared.clone(),
+            wrote: false,
             awaiting: false,
             tried: false,
             misses: 0,
@@ -136,7 +142,9 @@ pub(crate) struct BusyPoll<T> {
     inner: T,
     max: Duration,
     shared: Arc<Shared>,
-    /// Something was written, and nothing has been read since.
+    /// Something was written since the last flush.
+    wrote: bool,
+    /// Something was written and flushed, and nothing has been read since.
     awaiting: bool,
     /// Polling was already tried (or skipped) for the awaited answer.
     tried: bool,
@@ -187,7 +195,9 @@ impl<T: AsFd> BusyPoll<T> {
     /// nothing came.
     fn spin(&mut self, buf: &mut ReadBuf<'_>) -> Option<io::Result<()>> {
         let deadline = Instant::now() + self.max;
-        let dst = buf.initialize_unfilled();
+        // Safe code reads into initialised bytes only; a buffer grown for a large body
+        // is not zeroed whole for it.
+        let dst = buf.initialize_unfilled_to(buf.remaining().min(MAX_POLL_READ));
         loop {
             match rustix::net::recv(
                 self.inner.as_fd(),
@@ -254,7 +264,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for BusyPoll<T> {
     ) -> Poll<io::Result<usize>> {
         let r = Pin::new(&mut self.inner).poll_write(cx, buf);
         if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
-            self.awaiting = true;
+            self.wrote = true;
         }
         r
     }
@@ -266,7 +276,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for BusyPoll<T> {
     ) -> Poll<io::Result<usize>> {
         let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
         if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
-            self.awaiting = true;
+            self.wrote = true;
         }
         r
     }
@@ -276,7 +286,12 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for BusyPoll<T> {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
+        let r = Pin::new(&mut self.inner).poll_flush(cx);
+        if matches!(r, Poll::Ready(Ok(()))) && self.wrote {
+            self.wrote = false;
+            self.awaiting = true;
+        }
+        r
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -311,6 +326,12 @@ mod tests {
         (a, b)
     }
 
+    /// Writes and flushes a request: what arms polling.
+    async fn send(io: &mut BusyPoll<TcpStream>) {
+        io.write_all(b"ping").await.unwrap();
+        io.flush().await.unwrap();
+    }
+
     /// One poll of `io.read`: `Some(bytes)` when it returned data at once.
     async fn read_now(io: &mut BusyPoll<TcpStream>) -> Option<Vec<u8>> {
         let mut buf = [0u8; 64];
@@ -333,7 +354,7 @@ mod tests {
         let _client = p.client_opened();
         let (a, mut peer) = pair().await;
         let mut io = p.wrap(a);
-        io.write_all(b"ping").await.unwrap();
+        send(&mut io).await;
         // The peer answers from another thread 20 ms later; this thread stays inside
         // one poll_read meanwhile, so only polling can see the answer.
         let answer = std::thread::spawn(move || {
@@ -356,23 +377,32 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn nothing_is_polled_for_without_a_write_or_with_a_second_client() {
+    async fn nothing_is_polled_for_when_idle_unflushed_switched_off_or_not_alone() {
         let p = policy(Duration::from_secs(5));
-        let (a, _peer) = pair().await;
-        let mut io = p.wrap(a);
         let _first = p.client_opened();
-        // Idle: nothing was written, so nothing is awaited.
         let t = Instant::now();
-        assert_eq!(read_now(&mut io).await, None);
-        // Awaiting, but another client is open.
-        let second = p.client_opened();
+        // Each case on a fresh stream whose peer never answers: a poll would last 5 s.
+        // Idle: nothing was written.
+        let (a, _peer1) = pair().await;
+        let mut io = p.wrap(a);
+        assert_eq!(read_now(&mut io).await, None, "idle");
+        // Written but not flushed (an upload still streaming).
+        let (a, _peer2) = pair().await;
+        let mut io = p.wrap(a);
         io.write_all(b"ping").await.unwrap();
-        assert_eq!(read_now(&mut io).await, None);
-        drop(second);
+        assert_eq!(read_now(&mut io).await, None, "unflushed");
         // Switched off.
+        let (a, _peer3) = pair().await;
+        let mut io = p.wrap(a);
         io.switch().turn_off();
-        io.write_all(b"ping").await.unwrap();
-        assert_eq!(read_now(&mut io).await, None);
+        send(&mut io).await;
+        assert_eq!(read_now(&mut io).await, None, "switched off");
+        // Another client connection is open.
+        let (a, _peer4) = pair().await;
+        let mut io = p.wrap(a);
+        let _second = p.client_opened();
+        send(&mut io).await;
+        assert_eq!(read_now(&mut io).await, None, "two clients");
         assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
         assert_eq!((p.answered(), p.missed()), (0, 0));
     }
@@ -385,7 +415,7 @@ mod tests {
         let mut io = p.wrap(a);
         let mut answered_now = Vec::new();
         for round in 0..40u32 {
-            io.write_all(b"ping").await.unwrap();
+            send(&mut io).await;
             // Polled at most once per answer however often the read is retried.
             assert_eq!(read_now(&mut io).await, None, "round {round}");
             assert_eq!(read_now(&mut io).await, None, "round {round}");
@@ -407,7 +437,7 @@ mod tests {
         let _client = p.client_opened();
         let (a, _peer) = pair().await;
         let mut io = p.wrap(a);
-        io.write_all(b"ping").await.unwrap();
+        send(&mut io).await;
         assert_eq!(read_now(&mut io).await, None);
         assert_eq!((p.answered(), p.missed()), (0, 0));
     }
