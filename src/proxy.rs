@@ -25,6 +25,7 @@
 mod access_log;
 mod admin;
 mod affinity;
+mod balance;
 mod body;
 mod busy_poll;
 mod conn_state;

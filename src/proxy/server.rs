@@ -19,11 +19,12 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
 use super::access_log::{AccessLog, LogPath};
+use super::balance::{Balance, Handoff, Spread};
 use super::body::ResponseBody;
 use super::busy_poll::Switch;
 use super::conn_state::ConnState;
@@ -57,14 +58,16 @@ pub async fn run(
             None
         }
     };
+    let balance = workers.as_ref().map(|w| Balance::new(w.handles().len()));
     for (listener, id) in listeners {
-        let Some(workers) = &workers else {
+        let (Some(workers), Some(balance)) = (&workers, &balance) else {
             tasks.spawn(accept_loop(
                 listener,
                 id,
                 state.clone(),
                 slots.clone(),
                 stop_rx.clone(),
+                None,
             ));
             continue;
         };
@@ -76,7 +79,8 @@ pub async fn run(
                 continue;
             }
         };
-        for handle in workers.handles() {
+        let spreads = Spread::for_listener(balance, workers.handles().len());
+        for (handle, spread) in workers.handles().iter().zip(spreads) {
             let own = match shared.try_clone() {
                 Ok(l) => l,
                 Err(e) => {
@@ -88,7 +92,7 @@ pub async fn run(
             tasks.spawn_on(
                 async move {
                     match TcpListener::from_std(own) {
-                        Ok(l) => accept_loop(l, id, state, slots, stop).await,
+                        Ok(l) => accept_loop(l, id, state, slots, stop, Some(spread)).await,
                         Err(e) => {
                             tracing::warn!(listener = id.0, error = %e, "a worker cannot register the listener; the others serve it");
                         }
@@ -125,6 +129,7 @@ async fn accept_loop(
     state: Arc<ProxyState>,
     slots: Arc<Semaphore>,
     mut stop: watch::Receiver<bool>,
+    mut spread: Option<Spread>,
 ) {
     let graceful = GracefulShutdown::new();
     let ops = &state.ops;
@@ -142,25 +147,39 @@ async fn accept_loop(
     let idle_timeout = ops.idle_timeout;
     let header_read_timeout = ops.header_read_timeout;
     loop {
-        // Wait for a free slot before accepting: over the cap, clients queue in the
-        // listen backlog instead of being accepted and starved.
-        let permit = tokio::select! {
-            p = slots.clone().acquire_owned() => p,
-            _ = stop.changed() => break,
-        };
-        let Ok(permit) = permit else { break }; // closed: never happens (we own it)
         let accepted = tokio::select! {
-            r = listener.accept() => r,
+            a = accept_one(&listener, &slots) => a,
+            Some(h) = Spread::next(&mut spread) => Accepted::HandedOver(h),
             _ = stop.changed() => break,
         };
-        let (stream, peer) = match accepted {
-            Ok(a) => a,
-            Err(e) => {
+        let (stream, peer, permit, load) = match accepted {
+            Accepted::Here(stream, peer, permit) => {
+                match &spread {
+                    None => (stream, peer, permit, None),
+                    Some(sp) => match sp.balance.place(sp.me) {
+                        (worker, load) if worker == sp.me => (stream, peer, permit, Some(load)),
+                        (worker, load) => match hand_over(sp, worker, stream, peer, permit, load) {
+                            // Served here after all (that worker no longer takes any).
+                            Some(back) => back,
+                            None => continue,
+                        },
+                    },
+                }
+            }
+            Accepted::HandedOver(h) => match TcpStream::from_std(h.stream) {
+                Ok(stream) => (stream, h.peer, h.permit, Some(h.load)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot take over a connection from another worker");
+                    continue;
+                }
+            },
+            Accepted::Failed(e) => {
                 // Out of file descriptors and the like: back off briefly, keep serving.
                 tracing::warn!(error = %e, "accept failed");
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
+            Accepted::Closed => break,
         };
         // Best effort: Nagle only adds latency to small request/response exchanges.
         let _ = stream.set_nodelay(true);
@@ -182,7 +201,7 @@ async fn accept_loop(
         let counted = state.metrics.connection_opened();
         tokio::spawn(async move {
             // Held for the connection's life: its slot under the cap, and the gauge.
-            let _slot = (permit, counted, lone);
+            let _slot = (permit, counted, lone, load);
             let serve = async move {
                 match tls {
                     Some(acceptor) => {
@@ -218,6 +237,83 @@ async fn accept_loop(
         _ = graceful.shutdown() => {}
         _ = tokio::time::sleep(grace) => {
             tracing::warn!(?grace, "in-flight requests did not finish in time");
+        }
+    }
+}
+
+/// What one turn of an accept loop brought.
+enum Accepted {
+    /// A connection accepted by this worker, with its slot.
+    Here(TcpStream, SocketAddr, OwnedSemaphorePermit),
+    /// One another worker accepted and handed over ([`super::balance`]).
+    HandedOver(Handoff),
+    Failed(std::io::Error),
+    /// The connection cap's semaphore was closed (never happens: we own it).
+    Closed,
+}
+
+/// Waits for a free slot, then accepts: over the cap, clients queue in the listen
+/// backlog instead of being accepted and starved. Cancel-safe.
+async fn accept_one(listener: &TcpListener, slots: &Arc<Semaphore>) -> Accepted {
+    let Ok(permit) = slots.clone().acquire_owned().await else {
+        return Accepted::Closed;
+    };
+    match listener.accept().await {
+        Ok((stream, peer)) => Accepted::Here(stream, peer, permit),
+        Err(e) => Accepted::Failed(e),
+    }
+}
+
+/// Sends a connection to `worker`'s accept loop. If that loop is gone, returns the
+/// connection to be served here instead.
+fn hand_over(
+    sp: &Spread,
+    worker: usize,
+    stream: TcpStream,
+    peer: SocketAddr,
+    permit: OwnedSemaphorePermit,
+    load: super::balance::Load,
+) -> Option<(
+    TcpStream,
+    SocketAddr,
+    OwnedSemaphorePermit,
+    Option<super::balance::Load>,
+)> {
+    let stream = match stream.into_std() {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot hand a connection to another worker");
+            return None;
+        }
+    };
+    let handoff = Handoff {
+        stream,
+        peer,
+        permit,
+        load,
+    };
+    let Some(inbox) = sp.inboxes.get(worker) else {
+        return back(handoff);
+    };
+    match inbox.send(handoff) {
+        Ok(()) => None,
+        Err(tokio::sync::mpsc::error::SendError(h)) => back(h),
+    }
+}
+
+fn back(
+    h: Handoff,
+) -> Option<(
+    TcpStream,
+    SocketAddr,
+    OwnedSemaphorePermit,
+    Option<super::balance::Load>,
+)> {
+    match TcpStream::from_std(h.stream) {
+        Ok(s) => Some((s, h.peer, h.permit, Some(h.load))),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot serve a connection another worker refused");
+            None
         }
     }
 }
