@@ -10,9 +10,9 @@
 //! connections, 2 cores): 37.7 % of direct on the work-stealing runtime, 46.2 % with a
 //! runtime per core (`docs/benchmarks.md`, "Session 5").
 //!
-//! The price is no work stealing: a connection stays on the worker that accepted it.
-//! Workers accept from the same listening socket, and a busy worker reaches `accept`
-//! less often, so new connections go mostly to the idle ones.
+//! The price is no work stealing: a connection stays on the worker that serves it.
+//! Workers accept from the same listening socket, and one that serves more connections
+//! than another hands a new one to the least loaded worker ([`super::balance`]).
 
 use std::io;
 
