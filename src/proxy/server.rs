@@ -264,6 +264,14 @@ async fn accept_one(listener: &TcpListener, slots: &Arc<Semaphore>) -> Accepted 
     }
 }
 
+/// A connection this worker serves: socket, peer, slot and load count.
+type Served = (
+    TcpStream,
+    SocketAddr,
+    OwnedSemaphorePermit,
+    Option<super::balance::Load>,
+);
+
 /// Sends a connection to `worker`'s accept loop. If that loop is gone, returns the
 /// connection to be served here instead.
 fn hand_over(
@@ -273,12 +281,7 @@ fn hand_over(
     peer: SocketAddr,
     permit: OwnedSemaphorePermit,
     load: super::balance::Load,
-) -> Option<(
-    TcpStream,
-    SocketAddr,
-    OwnedSemaphorePermit,
-    Option<super::balance::Load>,
-)> {
+) -> Option<Served> {
     let stream = match stream.into_std() {
         Ok(s) => s,
         Err(e) => {
@@ -301,14 +304,8 @@ fn hand_over(
     }
 }
 
-fn back(
-    h: Handoff,
-) -> Option<(
-    TcpStream,
-    SocketAddr,
-    OwnedSemaphorePermit,
-    Option<super::balance::Load>,
-)> {
+/// Takes back a connection that could not be handed over, to serve it here.
+fn back(h: Handoff) -> Option<Served> {
     match TcpStream::from_std(h.stream) {
         Ok(s) => Some((s, h.peer, h.permit, Some(h.load))),
         Err(e) => {
