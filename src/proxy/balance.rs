@@ -15,6 +15,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 
+use tokio::net::TcpStream;
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
 /// A connection accepted by one worker, to be served by another.
@@ -27,6 +28,34 @@ pub(crate) struct Handoff {
     pub(crate) permit: OwnedSemaphorePermit,
     /// Counts it on the receiving worker.
     pub(crate) load: Load,
+}
+
+impl Handoff {
+    /// The connection, registered with the calling worker's runtime; `None` (logged)
+    /// if it cannot be.
+    pub(crate) fn take(self) -> Option<Served> {
+        match TcpStream::from_std(self.stream) {
+            Ok(stream) => Some(Served {
+                stream,
+                peer: self.peer,
+                permit: self.permit,
+                load: Some(self.load),
+            }),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot take over a connection from another worker");
+                None
+            }
+        }
+    }
+}
+
+/// A connection a worker serves, with its slot and (under [`Spread`]) its count.
+#[derive(Debug)]
+pub(crate) struct Served {
+    pub(crate) stream: TcpStream,
+    pub(crate) peer: SocketAddr,
+    pub(crate) permit: OwnedSemaphorePermit,
+    pub(crate) load: Option<Load>,
 }
 
 /// Connections each worker serves now.
@@ -110,6 +139,46 @@ impl Spread {
                 inbox,
             })
             .collect()
+    }
+
+    /// Where a connection this worker accepted is served: here (returned), or by the
+    /// least loaded worker, which it is handed to (`None`). If that worker's accept
+    /// loop is gone, it is served here after all.
+    pub(crate) fn keep_or_hand_over(
+        &self,
+        stream: TcpStream,
+        peer: SocketAddr,
+        permit: OwnedSemaphorePermit,
+    ) -> Option<Served> {
+        let (worker, load) = self.balance.place(self.me);
+        if worker == self.me {
+            return Some(Served {
+                stream,
+                peer,
+                permit,
+                load: Some(load),
+            });
+        }
+        let stream = match stream.into_std() {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot hand a connection to another worker");
+                return None;
+            }
+        };
+        let handoff = Handoff {
+            stream,
+            peer,
+            permit,
+            load,
+        };
+        match self.inboxes.get(worker) {
+            Some(inbox) => match inbox.send(handoff) {
+                Ok(()) => None,
+                Err(mpsc::error::SendError(back)) => back.take(),
+            },
+            None => handoff.take(),
+        }
     }
 
     /// The next connection handed to this worker.

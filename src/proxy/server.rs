@@ -24,7 +24,7 @@ use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
 use super::access_log::{AccessLog, LogPath};
-use super::balance::{Balance, Handoff, Spread};
+use super::balance::{Balance, Handoff, Served, Spread};
 use super::body::ResponseBody;
 use super::busy_poll::Switch;
 use super::conn_state::ConnState;
@@ -152,27 +152,17 @@ async fn accept_loop(
             Some(h) = Spread::next(&mut spread) => Accepted::HandedOver(h),
             _ = stop.changed() => break,
         };
-        let (stream, peer, permit, load) = match accepted {
-            Accepted::Here(stream, peer, permit) => {
-                match &spread {
-                    None => (stream, peer, permit, None),
-                    Some(sp) => match sp.balance.place(sp.me) {
-                        (worker, load) if worker == sp.me => (stream, peer, permit, Some(load)),
-                        (worker, load) => match hand_over(sp, worker, stream, peer, permit, load) {
-                            // Served here after all (that worker no longer takes any).
-                            Some(back) => back,
-                            None => continue,
-                        },
-                    },
-                }
-            }
-            Accepted::HandedOver(h) => match TcpStream::from_std(h.stream) {
-                Ok(stream) => (stream, h.peer, h.permit, Some(h.load)),
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot take over a connection from another worker");
-                    continue;
-                }
+        let served = match accepted {
+            Accepted::Here(stream, peer, permit) => match &spread {
+                None => Some(Served {
+                    stream,
+                    peer,
+                    permit,
+                    load: None,
+                }),
+                Some(sp) => sp.keep_or_hand_over(stream, peer, permit),
             },
+            Accepted::HandedOver(h) => h.take(),
             Accepted::Failed(e) => {
                 // Out of file descriptors and the like: back off briefly, keep serving.
                 tracing::warn!(error = %e, "accept failed");
@@ -180,6 +170,16 @@ async fn accept_loop(
                 continue;
             }
             Accepted::Closed => break,
+        };
+        // None: handed to another worker (or lost in the hand-over, logged there).
+        let Some(Served {
+            stream,
+            peer,
+            permit,
+            load,
+        }) = served
+        else {
+            continue;
         };
         // Best effort: Nagle only adds latency to small request/response exchanges.
         let _ = stream.set_nodelay(true);
@@ -261,57 +261,6 @@ async fn accept_one(listener: &TcpListener, slots: &Arc<Semaphore>) -> Accepted 
     match listener.accept().await {
         Ok((stream, peer)) => Accepted::Here(stream, peer, permit),
         Err(e) => Accepted::Failed(e),
-    }
-}
-
-/// A connection this worker serves: socket, peer, slot and load count.
-type Served = (
-    TcpStream,
-    SocketAddr,
-    OwnedSemaphorePermit,
-    Option<super::balance::Load>,
-);
-
-/// Sends a connection to `worker`'s accept loop. If that loop is gone, returns the
-/// connection to be served here instead.
-fn hand_over(
-    sp: &Spread,
-    worker: usize,
-    stream: TcpStream,
-    peer: SocketAddr,
-    permit: OwnedSemaphorePermit,
-    load: super::balance::Load,
-) -> Option<Served> {
-    let stream = match stream.into_std() {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot hand a connection to another worker");
-            return None;
-        }
-    };
-    let handoff = Handoff {
-        stream,
-        peer,
-        permit,
-        load,
-    };
-    let Some(inbox) = sp.inboxes.get(worker) else {
-        return back(handoff);
-    };
-    match inbox.send(handoff) {
-        Ok(()) => None,
-        Err(tokio::sync::mpsc::error::SendError(h)) => back(h),
-    }
-}
-
-/// Takes back a connection that could not be handed over, to serve it here.
-fn back(h: Handoff) -> Option<Served> {
-    match TcpStream::from_std(h.stream) {
-        Ok(s) => Some((s, h.peer, h.permit, Some(h.load))),
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot serve a connection another worker refused");
-            None
-        }
     }
 }
 
