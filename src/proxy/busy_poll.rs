@@ -315,15 +315,12 @@ mod tests {
 
     use super::*;
 
-    fn policy(max: Duration) -> Policy {
-        Policy::new(max)
-    }
-
-    async fn pair() -> (TcpStream, TcpStream) {
+    /// A loopback connection: our end wrapped by `p`, and the peer's end.
+    async fn polled(p: &Policy) -> (BusyPoll<TcpStream>, TcpStream) {
         let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
         let (b, _) = l.accept().await.unwrap();
-        (a, b)
+        (p.wrap(a), b)
     }
 
     /// Writes and flushes a request: what arms polling.
@@ -350,10 +347,9 @@ mod tests {
 
     #[tokio::test]
     async fn an_answer_that_comes_while_polling_is_read_without_sleeping() {
-        let p = policy(Duration::from_secs(5));
+        let p = Policy::new(Duration::from_secs(5));
         let _client = p.client_opened();
-        let (a, mut peer) = pair().await;
-        let mut io = p.wrap(a);
+        let (mut io, mut peer) = polled(&p).await;
         send(&mut io).await;
         // The peer answers from another thread 20 ms later; this thread stays inside
         // one poll_read meanwhile, so only polling can see the answer.
@@ -378,28 +374,24 @@ mod tests {
 
     #[tokio::test]
     async fn nothing_is_polled_for_when_idle_unflushed_switched_off_or_not_alone() {
-        let p = policy(Duration::from_secs(5));
+        let p = Policy::new(Duration::from_secs(5));
         let _first = p.client_opened();
         let t = Instant::now();
         // Each case on a fresh stream whose peer never answers: a poll would last 5 s.
         // Idle: nothing was written.
-        let (a, _peer1) = pair().await;
-        let mut io = p.wrap(a);
+        let (mut io, _peer1) = polled(&p).await;
         assert_eq!(read_now(&mut io).await, None, "idle");
         // Written but not flushed (an upload still streaming).
-        let (a, _peer2) = pair().await;
-        let mut io = p.wrap(a);
+        let (mut io, _peer2) = polled(&p).await;
         io.write_all(b"ping").await.unwrap();
         assert_eq!(read_now(&mut io).await, None, "unflushed");
         // Switched off.
-        let (a, _peer3) = pair().await;
-        let mut io = p.wrap(a);
+        let (mut io, _peer3) = polled(&p).await;
         io.switch().turn_off();
         send(&mut io).await;
         assert_eq!(read_now(&mut io).await, None, "switched off");
         // Another client connection is open.
-        let (a, _peer4) = pair().await;
-        let mut io = p.wrap(a);
+        let (mut io, _peer4) = polled(&p).await;
         let _second = p.client_opened();
         send(&mut io).await;
         assert_eq!(read_now(&mut io).await, None, "two clients");
@@ -409,10 +401,9 @@ mod tests {
 
     #[tokio::test]
     async fn polling_stops_after_misses_and_probes_now_and_then() {
-        let p = policy(Duration::from_millis(1));
+        let p = Policy::new(Duration::from_millis(1));
         let _client = p.client_opened();
-        let (a, mut peer) = pair().await;
-        let mut io = p.wrap(a);
+        let (mut io, mut peer) = polled(&p).await;
         let mut answered_now = Vec::new();
         for round in 0..40u32 {
             send(&mut io).await;
@@ -433,10 +424,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_zero_maximum_never_polls() {
-        let p = policy(Duration::ZERO);
+        let p = Policy::new(Duration::ZERO);
         let _client = p.client_opened();
-        let (a, _peer) = pair().await;
-        let mut io = p.wrap(a);
+        let (mut io, _peer) = polled(&p).await;
         send(&mut io).await;
         assert_eq!(read_now(&mut io).await, None);
         assert_eq!((p.answered(), p.missed()), (0, 0));
