@@ -71,6 +71,18 @@ pub(crate) struct Load {
     worker: usize,
 }
 
+impl Load {
+    /// True when this connection's worker serves other connections too, so other
+    /// requests may be ready on the same thread (see [`super::forward`]'s yield before
+    /// sending upstream).
+    pub(crate) fn worker_is_shared(&self) -> bool {
+        self.balance
+            .load
+            .get(self.worker)
+            .is_some_and(|n| n.load(Relaxed) > 1)
+    }
+}
+
 impl Drop for Load {
     fn drop(&mut self) {
         if let Some(n) = self.balance.load.get(self.worker) {
@@ -206,5 +218,21 @@ mod tests {
         drop(places);
         let (w, _last) = b.place(1);
         assert_eq!(w, 1, "only worker 0 still serves one");
+    }
+
+    #[test]
+    fn a_worker_is_shared_while_it_serves_more_than_one_connection() {
+        let b = Balance::new(2);
+        let (w0, first) = b.place(0);
+        assert!(!first.worker_is_shared(), "alone on worker {w0}");
+        let (w1, other) = b.place(0);
+        assert_ne!(w0, w1, "the second goes to the idle worker");
+        assert!(!first.worker_is_shared() && !other.worker_is_shared());
+        let (w2, third) = b.place(w0);
+        assert_eq!(w2, w0, "a tie stays where accepted");
+        assert!(first.worker_is_shared() && third.worker_is_shared());
+        assert!(!other.worker_is_shared());
+        drop(third);
+        assert!(!first.worker_is_shared(), "alone again");
     }
 }

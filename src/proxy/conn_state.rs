@@ -2,6 +2,7 @@
 //! requests.
 
 use super::affinity::Pinned;
+use super::balance::Load;
 use super::timers::ConnTimers;
 
 /// Per-client-connection state shared by its requests.
@@ -11,4 +12,14 @@ pub(crate) struct ConnState {
     pub(crate) pinned: Pinned,
     /// Its reusable per-request timers ([`super::timers`]).
     pub(crate) timers: ConnTimers,
+    /// Its count on the worker serving it ([`super::balance`]); `None` where
+    /// connections are not spread (one worker, the fallback runtime, tunnels).
+    pub(crate) load: Option<Load>,
+}
+
+impl ConnState {
+    /// True when the worker serving this connection serves others too.
+    pub(crate) fn worker_is_shared(&self) -> bool {
+        self.load.as_ref().is_some_and(Load::worker_is_shared)
+    }
 }

@@ -186,7 +186,10 @@ async fn accept_loop(
         let stream = state.busy_poll.wrap(stream);
         let lone = state.busy_poll.client_opened();
         let activity = ConnActivity::new();
-        let conn = Arc::<ConnState>::default();
+        let conn = Arc::new(ConnState {
+            load,
+            ..ConnState::default()
+        });
         let service = ConnService(Arc::new(ConnShared {
             state: state.clone(),
             listener: id,
@@ -201,7 +204,7 @@ async fn accept_loop(
         let counted = state.metrics.connection_opened();
         tokio::spawn(async move {
             // Held for the connection's life: its slot under the cap, and the gauge.
-            let _slot = (permit, counted, lone, load);
+            let _slot = (permit, counted, lone);
             let serve = async move {
                 match tls {
                     Some(acceptor) => {
