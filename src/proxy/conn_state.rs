@@ -12,8 +12,8 @@ pub(crate) struct ConnState {
     pub(crate) pinned: Pinned,
     /// Its reusable per-request timers ([`super::timers`]).
     pub(crate) timers: ConnTimers,
-    /// Its count on the worker serving it ([`super::balance`]); `None` where
-    /// connections are not spread (one worker, the fallback runtime, tunnels).
+    /// Its count on the worker serving it ([`super::balance`]); `None` on the fallback
+    /// runtime, which does not spread connections, and for intercepted tunnels.
     pub(crate) load: Option<Load>,
 }
 
