@@ -250,6 +250,7 @@ enum Accepted {
     Here(TcpStream, SocketAddr, OwnedSemaphorePermit),
     /// One another worker accepted and handed over ([`super::balance`]).
     HandedOver(Handoff),
+    /// `accept` failed (e.g. out of file descriptors); the loop backs off and goes on.
     Failed(std::io::Error),
     /// The connection cap's semaphore was closed (never happens: we own it).
     Closed,
