@@ -180,16 +180,8 @@ async fn proxy(
     *upstream_req.method_mut() = parts.method;
     *upstream_req.uri_mut() = target.uri()?;
     *upstream_req.headers_mut() = headers;
-    if pin.is_some() && conn.worker_is_shared() {
-        // Let this worker's other ready requests run first: their upstream writes then
-        // go out together at the end of the worker's turn, and the upstream wakes once
-        // for several of them instead of once each. A bare forwarder on hyper's client
-        // gets this from its separate connection tasks. Paired A/B runs at 64
-        // connections: ahead in req/s in 28 of 38 rounds (median about +5 %), system CPU
-        // per request lower in 30 of 38 (docs/benchmarks.md, session 10). A worker
-        // serving one connection has nothing to wait for and sends at once.
-        tokio::task::yield_now().await;
-    }
+    // The upstream then wakes once for several of this worker's requests.
+    end_of_turn(pin.is_some(), conn).await;
     let resp = send(
         state,
         &target,
@@ -199,15 +191,9 @@ async fn proxy(
         signed.output(),
     )
     .await?;
-    if pin.is_some() && conn.worker_is_shared() {
-        // The same on the way back: the worker's other upstream answers that arrived in
-        // this turn are read first, so the client-side writes go out together and wrk
-        // (or any client multiplexing connections on one thread) wakes once for several
-        // answers. Paired A/B runs at 64 connections: ahead in req/s in 11 of 16 GET
-        // rounds (median about +5 %) and 4 of 6 4 KiB POST rounds; the proxy woke wrk
-        // 18 % less often per request (`sched_wakeup`, docs/benchmarks.md, session 11).
-        tokio::task::yield_now().await;
-    }
+    // And on the way back: a client multiplexing connections on one thread (wrk, a
+    // pooled SDK) wakes once for several answers.
+    end_of_turn(pin.is_some(), conn).await;
     log.upstream_status = Some(resp.status().as_u16());
     if matches!(
         resp.status(),
@@ -242,6 +228,23 @@ async fn proxy(
         ResponseBody::upstream(body)
     };
     Ok(Response::from_parts(parts, body))
+}
+
+/// Yields once when this HTTP/1 request's worker serves other connections, so that
+/// their ready work runs first and the socket writes of the turn go out together.
+///
+/// Used before the upstream send and before the answer goes back to the client. A
+/// bare forwarder on hyper's client gets the first from its separate connection tasks.
+/// Paired A/B runs at 64 connections (docs/benchmarks.md, sessions 10 and 11): before
+/// the send, ahead in req/s in 28 of 38 rounds (median about +5 %), system CPU per
+/// request lower in 30 of 38; before the answer, ahead in 11 of 16 GET rounds (median
+/// about +5 %), with 18 % fewer wake-ups of the client per request. A worker serving
+/// one connection has nothing to wait for, and an HTTP/2 client (`pinned` false)
+/// multiplexes on one connection anyway: neither waits.
+async fn end_of_turn(pinned: bool, conn: &ConnState) {
+    if pinned && conn.worker_is_shared() {
+        tokio::task::yield_now().await;
+    }
 }
 
 /// Reads and hashes the client's body ([`hash_and_buffer`]) in a task of its own.
