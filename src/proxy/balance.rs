@@ -73,8 +73,8 @@ pub(crate) struct Load {
 
 impl Load {
     /// True when this connection's worker serves other connections too, so other
-    /// requests may be ready on the same thread (see [`super::forward`]'s yield before
-    /// sending upstream).
+    /// requests may be ready on the same thread (the gate of `forward::end_of_turn`,
+    /// which yields before the upstream send and before the answer).
     pub(crate) fn worker_is_shared(&self) -> bool {
         self.balance
             .load
