@@ -15,7 +15,13 @@
 //!   read anything back, once per answer. A flush is what says "all sent, now the
 //!   answer": the upstream client flushes once the whole request is written, so a read
 //!   that checks for an early answer while an upload is still streaming does not
-//!   poll. An idle keep-alive connection never polls;
+//!   poll. An idle keep-alive connection never polls. On a client connection the
+//!   server also flushes a response head whose body is still on its way; the client's
+//!   next request cannot come before that body, so a client stream asks its
+//!   [`Responding`] and polls only once the whole response is out. (Polling then would
+//!   hold up the very body the client waits for: a download from an upstream that
+//!   sends its head and body apart stalled for the whole poll, and each such miss
+//!   counted towards giving up);
 //! - only while the whole process has one client connection open ([`Gate`]). One task
 //!   then owns all the work of its worker thread, so polling holds nobody up; under
 //!   load, where the CPU is better spent serving, nothing polls;
@@ -49,6 +55,12 @@ const MAX_POLL_READ: usize = 64 * 1024;
 /// Reads of the socket are this many spin-loop hints apart (about a tenth of a
 /// microsecond each), so a poll costs fewer system calls.
 const SPINS_BETWEEN_READS: u32 = 32;
+
+/// Whether a client connection is still sending a response ([`Policy::wrap_client`]).
+pub(crate) trait Responding: std::fmt::Debug + Send + Sync {
+    /// True while a response (its head or any of its body) is still to be sent.
+    fn responding(&self) -> bool;
+}
 
 /// Counts an open client connection while held (see [`Policy::client_opened`]).
 #[derive(Debug)]
@@ -88,10 +100,21 @@ impl Policy {
         }
     }
 
-    /// Wraps `inner`.
+    /// Wraps `inner`, an upstream connection.
     pub(crate) fn wrap<T>(&self, inner: T) -> BusyPoll<T> {
+        self.wrap_as(inner, None)
+    }
+
+    /// Wraps `inner`, a client connection: it polls for the client's next request only
+    /// while `responding` says no response is being sent.
+    pub(crate) fn wrap_client<T>(&self, inner: T, responding: Arc<dyn Responding>) -> BusyPoll<T> {
+        self.wrap_as(inner, Some(responding))
+    }
+
+    fn wrap_as<T>(&self, inner: T, responding: Option<Arc<dyn Responding>>) -> BusyPoll<T> {
         BusyPoll {
             inner,
+            responding,
             max: self.max,
             shared: self.shared.clone(),
             wrote: false,
@@ -140,6 +163,8 @@ impl Switch {
 #[derive(Debug)]
 pub(crate) struct BusyPoll<T> {
     inner: T,
+    /// A client connection's: whether a response is still being sent.
+    responding: Option<Arc<dyn Responding>>,
     max: Duration,
     shared: Arc<Shared>,
     /// Something was written since the last flush.
@@ -165,6 +190,10 @@ impl<T> BusyPoll<T> {
     /// docs). Decides once per answer.
     fn should_poll(&mut self) -> bool {
         if !self.awaiting || self.tried || self.max.is_zero() || self.switch.is_off() {
+            return false;
+        }
+        if self.responding.as_ref().is_some_and(|r| r.responding()) {
+            // Not `tried` yet: the read after the response's last flush polls.
             return false;
         }
         self.tried = true;
@@ -420,6 +449,54 @@ mod tests {
         // 2 misses, then a probe every 16th answer: rounds 17 and 33.
         assert_eq!((p.answered(), p.missed()), (0, 4));
         assert_eq!(answered_now.len(), 40);
+    }
+
+    /// A client connection's response in progress, set by the test.
+    #[derive(Debug, Default)]
+    struct Sending(AtomicBool);
+
+    impl Responding for Sending {
+        fn responding(&self) -> bool {
+            self.0.load(Relaxed)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_client_stream_polls_for_the_next_request_only_once_the_response_is_out() {
+        let p = Policy::new(Duration::from_secs(5));
+        let _client = p.client_opened();
+        let (io, mut peer) = polled(&p).await;
+        let sending = Arc::new(Sending::default());
+        let mut io = p.wrap_client(io.inner, sending.clone());
+        // The response head is flushed while its body is still to come: the client
+        // cannot send its next request yet, so a read must not spend 5 s polling.
+        sending.0.store(true, Relaxed);
+        send(&mut io).await;
+        // The client reads the response, then sends its next request 20 ms later, from
+        // another thread (this one stays inside one poll_read meanwhile).
+        let client = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let mut got = [0u8; 4];
+                peer.read_exact(&mut got).await.unwrap();
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                peer.write_all(b"next").await.unwrap();
+                peer
+            })
+        });
+        let t = Instant::now();
+        assert_eq!(read_now(&mut io).await, None, "while responding");
+        assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
+        assert_eq!((p.answered(), p.missed()), (0, 0));
+        // The body is out (no flush after the head's): the next read polls.
+        sending.0.store(false, Relaxed);
+        let got = read_now(&mut io).await;
+        let _peer = client.join().unwrap();
+        assert_eq!(got.as_deref(), Some(&b"next"[..]));
+        assert_eq!((p.answered(), p.missed()), (1, 0));
     }
 
     #[tokio::test]

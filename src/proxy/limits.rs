@@ -95,6 +95,14 @@ impl ConnActivity {
     }
 }
 
+/// A response is being sent while a request is in flight: until then the client's
+/// next request cannot be due, and its connection does not busy-poll for it.
+impl super::busy_poll::Responding for ConnActivity {
+    fn responding(&self) -> bool {
+        self.in_flight.load(Relaxed) > 0
+    }
+}
+
 /// One request in flight on a connection; see [`ConnActivity::begin`].
 #[derive(Debug)]
 pub(crate) struct InFlight(Arc<ConnActivity>);

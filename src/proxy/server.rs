@@ -183,9 +183,9 @@ async fn accept_loop(
         };
         // Best effort: Nagle only adds latency to small request/response exchanges.
         let _ = stream.set_nodelay(true);
-        let stream = state.busy_poll.wrap(stream);
-        let lone = state.busy_poll.client_opened();
         let activity = ConnActivity::new();
+        let stream = state.busy_poll.wrap_client(stream, activity.clone());
+        let lone = state.busy_poll.client_opened();
         let conn = Arc::new(ConnState {
             load,
             ..ConnState::default()
