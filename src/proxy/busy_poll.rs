@@ -374,15 +374,14 @@ mod tests {
         .await
     }
 
-    #[tokio::test]
-    async fn an_answer_that_comes_while_polling_is_read_without_sleeping() {
-        let p = Policy::new(Duration::from_secs(5));
-        let _client = p.client_opened();
-        let (mut io, mut peer) = polled(&p).await;
-        send(&mut io).await;
-        // The peer answers from another thread 20 ms later; this thread stays inside
-        // one poll_read meanwhile, so only polling can see the answer.
-        let answer = std::thread::spawn(move || {
+    /// The peer, on a thread of its own: reads the 4-byte request, then sends `reply`
+    /// 20 ms later. The caller's thread can stay inside one poll_read meanwhile, so only
+    /// polling sees the reply come.
+    fn answer_later(
+        mut peer: TcpStream,
+        reply: &'static [u8],
+    ) -> std::thread::JoinHandle<TcpStream> {
+        std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
@@ -391,10 +390,20 @@ mod tests {
                 let mut got = [0u8; 4];
                 peer.read_exact(&mut got).await.unwrap();
                 tokio::time::sleep(Duration::from_millis(20)).await;
-                peer.write_all(b"pong").await.unwrap();
+                peer.write_all(reply).await.unwrap();
                 peer
             })
-        });
+        })
+    }
+
+    #[tokio::test]
+    async fn an_answer_that_comes_while_polling_is_read_without_sleeping() {
+        let p = Policy::new(Duration::from_secs(5));
+        let _client = p.client_opened();
+        let (mut io, peer) = polled(&p).await;
+        send(&mut io).await;
+        // The peer answers 20 ms later, while this thread polls.
+        let answer = answer_later(peer, b"pong");
         let got = read_now(&mut io).await;
         let _peer = answer.join().unwrap();
         assert_eq!(got.as_deref(), Some(&b"pong"[..]));
@@ -465,28 +474,15 @@ mod tests {
     async fn a_client_stream_polls_for_the_next_request_only_once_the_response_is_out() {
         let p = Policy::new(Duration::from_secs(5));
         let _client = p.client_opened();
-        let (io, mut peer) = polled(&p).await;
+        let (io, peer) = polled(&p).await;
         let sending = Arc::new(Sending::default());
         let mut io = p.wrap_client(io.inner, sending.clone());
         // The response head is flushed while its body is still to come: the client
         // cannot send its next request yet, so a read must not spend 5 s polling.
         sending.0.store(true, Relaxed);
         send(&mut io).await;
-        // The client reads the response, then sends its next request 20 ms later, from
-        // another thread (this one stays inside one poll_read meanwhile).
-        let client = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let mut got = [0u8; 4];
-                peer.read_exact(&mut got).await.unwrap();
-                tokio::time::sleep(Duration::from_millis(20)).await;
-                peer.write_all(b"next").await.unwrap();
-                peer
-            })
-        });
+        // The client reads the response, then sends its next request 20 ms later.
+        let client = answer_later(peer, b"next");
         let t = Instant::now();
         assert_eq!(read_now(&mut io).await, None, "while responding");
         assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
