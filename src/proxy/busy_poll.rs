@@ -192,14 +192,16 @@ impl<T> BusyPoll<T> {
         if !self.awaiting || self.tried || self.max.is_zero() || self.switch.is_off() {
             return false;
         }
+        if self.shared.clients.load(Relaxed) != 1 {
+            // Under load: no poll for this answer, and no need to ask the connection.
+            self.tried = true;
+            return false;
+        }
         if self.responding.as_ref().is_some_and(|r| r.responding()) {
             // Not `tried` yet: the read after the response's last flush polls.
             return false;
         }
         self.tried = true;
-        if self.shared.clients.load(Relaxed) != 1 {
-            return false;
-        }
         if self.misses < GIVE_UP_AFTER {
             return true;
         }
