@@ -164,6 +164,12 @@ impl SharedCredentials {
         }
     }
 
+    /// True when `c` may still sign a request now: it does not expire within the
+    /// expiry margin.
+    pub fn is_usable(&self, c: &Credentials) -> bool {
+        self.inner.is_valid(c, self.inner.clock.now())
+    }
+
     /// The cached credentials, valid or not, without loading (for diagnostics).
     pub fn cached(&self) -> Option<Arc<Credentials>> {
         self.inner.lock().current.clone()

@@ -65,6 +65,9 @@ where
         _ => None,
     };
     let mut mem = BytesMut::new();
+    // A body that came in one frame (the usual small one) is kept as hyper delivered
+    // it; `mem` gathers the frames of a longer one.
+    let mut one: Option<Bytes> = None;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| ProxyError::ClientBody(e.into()))?;
         let Ok(data) = frame.into_data() else {
@@ -80,19 +83,28 @@ where
             Some(s) => s.write(&data).await?,
             None if hasher.len() > threshold => {
                 let mut s = Spool::create(limits, stats).await?;
+                if let Some(first) = one.take() {
+                    s.write(&first).await?;
+                }
                 s.write(&mem).await?;
                 s.write(&data).await?;
                 mem = BytesMut::new();
                 spool = Some(s);
             }
-            None => mem.extend_from_slice(&data),
+            None if mem.is_empty() && one.is_none() => one = Some(data),
+            None => {
+                if let Some(first) = one.take() {
+                    mem.extend_from_slice(&first);
+                }
+                mem.extend_from_slice(&data)
+            }
         }
     }
     let len = hasher.len();
     let body = match spool {
         Some(s) => RequestBody::Spooled(s.into_reader(len).await?),
         None if len == 0 => RequestBody::Empty,
-        None => RequestBody::Memory(Some(mem.freeze())),
+        None => RequestBody::Memory(Some(one.unwrap_or_else(|| mem.freeze()))),
     };
     Ok(Hashed {
         body,

@@ -18,6 +18,12 @@ pub(crate) struct ConnState {
 }
 
 impl ConnState {
+    /// True when this connection is served on a worker's own runtime
+    /// ([`super::workers`]), not on the work-stealing fallback.
+    pub(crate) fn on_worker_runtime(&self) -> bool {
+        self.load.is_some()
+    }
+
     /// True when the worker serving this connection serves others too.
     pub(crate) fn worker_is_shared(&self) -> bool {
         self.load.as_ref().is_some_and(Load::worker_is_shared)

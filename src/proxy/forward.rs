@@ -137,7 +137,7 @@ async fn proxy(
         (_, None) if http_body::Body::is_end_stream(&body) => (RequestBody::Empty, 0, None),
         (true, Some(n)) => (RequestBody::Streaming { body, remaining: n }, n, None),
         _ => {
-            let h = read_body(state, body, declared).await?;
+            let h = read_body(state, conn, body, declared).await?;
             (h.body, h.len, Some(h.sha256))
         }
     };
@@ -152,9 +152,11 @@ async fn proxy(
         (None, _, _, _) => PayloadHash::Precomputed(EMPTY_PAYLOAD_SHA256),
     };
 
-    // Again after a body was read: a long upload may have outlived the first ones.
+    // Again after a body was read, if a long upload outlived the first ones. A short
+    // read leaves them usable: asking again would only take the cache's lock twice.
     let credentials = match body {
         RequestBody::Empty | RequestBody::Streaming { .. } => early,
+        _ if route.credentials.is_usable(&early) => early,
         _ => credentials(state, route).await?,
     };
     let settings = route.signing_settings(&target.service);
@@ -247,25 +249,31 @@ async fn end_of_turn(pinned: bool, conn: &ConnState) {
     }
 }
 
-/// Reads and hashes the client's body ([`hash_and_buffer`]) in a task of its own.
+/// Reads and hashes the client's body ([`hash_and_buffer`]).
 ///
-/// Awaited in the connection's own task, every body chunk hyper delivered woke the very
-/// task being polled. tokio treats such a wake-up as a yield: it puts the task at the
-/// back of the queue and wakes a parked worker thread to steal it (`perf stat`: two
-/// `futex` calls per 4 KiB POST at one connection, none now). A task of its own is
-/// woken like any other. It is aborted if the request is dropped (client gone,
-/// timeout), which drops the body and removes any spool file.
+/// On a worker's own runtime ([`super::workers`]) the body is read right here, in the
+/// connection's task: a self-wake-up there is a local queue push, and a task of its own
+/// only added a spawn, a join and copies of its state. Paired A/B, 4 KiB POST at 64
+/// connections (docs/benchmarks.md, "Session 14"), together with keeping a one-frame
+/// body uncopied and one credentials lookup per request: ahead in req/s in 7 of 10
+/// rounds (median +6 %), user CPU per request lower in 8 of 10.
 ///
-/// That measurement was on the work-stealing runtime, which still serves when the
-/// worker threads cannot start. On a worker's own runtime a self-wake-up costs no
-/// syscall, and awaiting the body inline measured the same (`perf stat`, 4 KiB POST,
-/// one connection: 5.8 vs 6.0 syscalls and 1.9 vs 2.0 context switches per request;
-/// at 64 connections within the noise over 3 alternating rounds).
+/// On the work-stealing fallback runtime it is read in a task of its own. Awaited in
+/// the connection's task there, every body chunk hyper delivered woke the very task
+/// being polled; tokio treats such a wake-up as a yield: it puts the task at the back
+/// of the queue and wakes a parked worker thread to steal it (`perf stat`: two `futex`
+/// calls per 4 KiB POST at one connection, none in a task of its own). That task is
+/// aborted if the request is dropped (client gone, timeout), which drops the body and
+/// removes any spool file; read inline, the body goes with the request's future.
 async fn read_body(
     state: &ProxyState,
+    conn: &ConnState,
     body: Incoming,
     declared: Option<u64>,
 ) -> Result<super::body::Hashed, ProxyError> {
+    if conn.on_worker_runtime() {
+        return hash_and_buffer(body, declared, &state.body, state.metrics.spool()).await;
+    }
     let limits = std::sync::Arc::clone(&state.body);
     let stats = state.metrics.spool().clone();
     let task = tokio::spawn(async move { hash_and_buffer(body, declared, &limits, &stats).await });

@@ -381,3 +381,26 @@ async fn a_panicking_provider_fails_requests_instead_of_hanging_them() {
         .unwrap_err();
     assert!(err.to_string().contains("failed unexpectedly"), "{err}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn credentials_stay_usable_until_the_expiry_margin() {
+    let f = fixture(vec![Ok(("AKID1", Some(HOUR)))], Duration::ZERO);
+    let c = f.cache.get().await.unwrap();
+    assert!(f.cache.is_usable(&c), "fresh credentials");
+    let margin = CacheSettings::default().expiry_margin;
+    tokio::time::advance(HOUR - margin - Duration::from_secs(1)).await;
+    assert!(f.cache.is_usable(&c), "one second before the margin");
+    tokio::time::advance(Duration::from_secs(1)).await;
+    assert!(
+        !f.cache.is_usable(&c),
+        "at the margin: no longer for signing"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn long_term_credentials_are_always_usable() {
+    let f = fixture(vec![Ok(("AKID1", None))], Duration::ZERO);
+    let c = f.cache.get().await.unwrap();
+    tokio::time::advance(1000 * HOUR).await;
+    assert!(f.cache.is_usable(&c));
+}

@@ -59,6 +59,29 @@ async fn small_body_stays_in_memory() {
 }
 
 #[tokio::test]
+async fn one_frame_body_is_kept_as_delivered() {
+    static DATA: &[u8] = b"a body that came in one frame";
+    let h = hash_and_buffer(
+        chunks(vec![DATA]),
+        None,
+        &limits(64, 100),
+        &Default::default(),
+    )
+    .await
+    .expect("ok");
+    let RequestBody::Memory(Some(kept)) = &h.body else {
+        panic!("expected a memory body, got {:?}", h.body);
+    };
+    assert_eq!(
+        kept.as_ptr(),
+        DATA.as_ptr(),
+        "the frame's bytes, not a copy"
+    );
+    assert_eq!(h.sha256, sha256_hex(DATA));
+    assert_eq!(read_all(h.body).await, DATA);
+}
+
+#[tokio::test]
 async fn body_over_threshold_is_spooled_and_read_back() {
     let parts: Vec<&'static [u8]> = vec![b"0123456789", b"abcdefghij", b"ABCDEFGHIJ"];
     let h = hash_and_buffer(chunks(parts), None, &limits(15, 100), &Default::default())
