@@ -27,8 +27,8 @@ use crate::sigv4::{SigningKeyCache, SigningSettings};
 #[derive(Debug)]
 pub struct ProxyState {
     pub(crate) listeners: Vec<ListenerState>,
-    /// Shared with the task that reads a request body (`forward::read_body`), so it
-    /// is not copied (spool path included) per request.
+    /// Shared with the task that reads a request body on the work-stealing fallback
+    /// (`forward::read_body`), so it is not copied (spool path included) per request.
     pub(crate) body: Arc<BodyLimits>,
     pub(crate) upstream: UpstreamSettings,
     /// Connection overrides, also for blind `CONNECT` tunnels.

@@ -1,7 +1,7 @@
 //! [`Workers`]: thread-per-core serving. Each worker thread runs its own single-threaded
 //! tokio runtime and accepts client connections itself, so a connection, its requests,
-//! the tasks they spawn (body reader, upstream connection) and their timers all stay
-//! on one thread.
+//! the tasks they spawn (upstream connection, credential refresh) and their timers all
+//! stay on one thread.
 //!
 //! Why: on tokio's work-stealing runtime a proxied request hops between tasks that
 //! often sit on different workers (client connection, upstream connection), and each
