@@ -255,8 +255,8 @@ async fn end_of_turn(pinned: bool, conn: &ConnState) {
 /// connection's task: a self-wake-up there is a local queue push, and a task of its own
 /// only added a spawn, a join and copies of its state. Paired A/B, 4 KiB POST at 64
 /// connections (docs/benchmarks.md, "Session 14"), together with keeping a one-frame
-/// body uncopied and one credentials lookup per request: ahead in req/s in 7 of 10
-/// rounds (median +6 %), user CPU per request lower in 8 of 10.
+/// body uncopied and one credentials lookup per request: ahead in req/s in 17 of 24
+/// rounds over three runs (medians +5 to +8 %), user CPU per request lower in 19.
 ///
 /// On the work-stealing fallback runtime it is read in a task of its own. Awaited in
 /// the connection's task there, every body chunk hyper delivered woke the very task
