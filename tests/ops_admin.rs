@@ -1,6 +1,7 @@
 //! End-to-end (issue 5): the admin endpoints, graceful shutdown letting an in-flight
-//! request finish, credentials that cannot be refreshed (503, then recovery), a
-//! client that disconnects mid-upload (no spool file left, nothing created upstream),
+//! request finish, credentials that cannot be refreshed (503, then recovery), an upload
+//! that outlives its credentials (signed with the next ones), a client that
+//! disconnects mid-upload (no spool file left, nothing created upstream),
 //! and an upload whose request times out (its body reader stops, its spool file closes).
 
 mod support;
@@ -278,6 +279,97 @@ credentials = {{ profile = "proc" }}
         metric(&m, r#"sigv4_proxy_credential_failures_total{route="proc"}"#).unwrap_or(0.0) >= 1.0,
         "{m}"
     );
+}
+
+#[test]
+fn an_upload_that_outlives_its_credentials_is_signed_with_the_next_ones() {
+    let (up, rx) = recording_upstream();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let counter = dir.path().join("loads");
+    let script = dir.path().join("creds.sh");
+    // Each load gets the next key id, valid for 14 s (whole seconds): 3 to 4 s more than
+    // the cache's 10 s expiry margin, so the first set is still usable when the upload
+    // starts and no longer when its body has come in, 6 s later.
+    let text = format!(
+        r#"#!/bin/sh
+n=$(($(cat '{c}' 2>/dev/null || echo 0) + 1))
+echo $n > '{c}'
+exp=$(date -u -d '+14 seconds' +%Y-%m-%dT%H:%M:%SZ)
+printf '{{"Version":1,"AccessKeyId":"AKIDLOAD%s","SecretAccessKey":"load-secret","SessionToken":"token%s","Expiration":"%s"}}\n' "$n" "$n" "$exp"
+"#,
+        c = counter.display()
+    );
+    std::fs::write(&script, text).expect("write script");
+    let aws_config = dir.path().join("aws-config");
+    std::fs::write(
+        &aws_config,
+        format!(
+            "[profile short]\ncredential_process = sh {}\n",
+            script.display()
+        ),
+    )
+    .expect("write aws config");
+    let config = format!(
+        r#"
+[[listeners]]
+name = "rev"
+listen = "127.0.0.1:0"
+[[listeners.routes]]
+name = "short"
+upstream = "http://{up}"
+service = "s3"
+region = "us-east-1"
+credentials = {{ profile = "short" }}
+"#
+    );
+    let aws_config_s = aws_config.display().to_string();
+    let proxy = SigningProxy::start(&config, &[("AWS_CONFIG_FILE", &aws_config_s)]);
+    let addr = proxy.addr("rev");
+
+    // A quick upload first: signed with the first set.
+    let text = raw_exchange(
+        addr,
+        b"PUT /quick HTTP/1.1\r\nhost: s3.local\r\nconnection: close\r\ncontent-length: 5\r\n\r\nquick",
+    );
+    assert_eq!(status_of(&text), 200, "{text}");
+    let (head, body) = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("quick upload");
+    assert!(head.contains("Credential=AKIDLOAD1/"), "{head}");
+    assert_eq!(body, b"quick");
+
+    // A slow one: half its body now, the rest after the first set stopped being usable.
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.write_all(b"PUT /slow HTTP/1.1\r\nhost: s3.local\r\nconnection: close\r\ncontent-length: 10\r\n\r\nfirst")
+        .expect("head");
+    s.flush().expect("flush");
+    std::thread::sleep(Duration::from_secs(6));
+    s.write_all(b"-half").expect("rest");
+    let mut text = String::new();
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let _ = std::io::Read::read_to_string(&mut s, &mut text);
+    assert_eq!(status_of(&text), 200, "{text}");
+    let (head, body) = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("slow upload");
+    // Signed with the set loaded last, which came after the quick upload's (on a slow
+    // machine the first set may already have gone stale as the upload started: a third).
+    let loads: u32 = std::fs::read_to_string(&counter)
+        .expect("counter")
+        .trim()
+        .parse()
+        .expect("number");
+    assert!(
+        loads >= 2,
+        "no credentials were loaded for the slow upload: {head}"
+    );
+    assert!(
+        head.contains(&format!("Credential=AKIDLOAD{loads}/"))
+            && head.contains(&format!("x-amz-security-token: token{loads}")),
+        "not signed with the credentials loaded after its body came in (load {loads}): {head}"
+    );
+    assert_eq!(body, b"first-half");
 }
 
 /// Sends a PUT head promising `len` bytes, `sent` bytes of body, then disconnects.
