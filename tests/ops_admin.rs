@@ -213,40 +213,11 @@ fn credentials_that_cannot_be_refreshed_give_503_then_recover() {
     let up = scripted_upstream();
     let dir = tempfile::tempdir().expect("tempdir");
     let flag = dir.path().join("creds-ok");
-    let script = dir.path().join("creds.sh");
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\nif [ -f '{}' ]; then echo '{{\"Version\":1,\"AccessKeyId\":\"AKIDPROC\",\"SecretAccessKey\":\"proc-secret\"}}'; else echo 'vault sealed' >&2; exit 1; fi\n",
-            flag.display()
-        ),
-    )
-    .expect("write script");
-    let aws_config = dir.path().join("aws-config");
-    std::fs::write(
-        &aws_config,
-        format!(
-            "[profile proc]\ncredential_process = sh {}\n",
-            script.display()
-        ),
-    )
-    .expect("write aws config");
-    let config = format!(
-        r#"
-admin_listen = "127.0.0.1:0"
-[[listeners]]
-name = "rev"
-listen = "127.0.0.1:0"
-[[listeners.routes]]
-name = "proc"
-upstream = "http://{up}"
-service = "s3"
-region = "us-east-1"
-credentials = {{ profile = "proc" }}
-"#
+    let script = format!(
+        "#!/bin/sh\nif [ -f '{}' ]; then echo '{{\"Version\":1,\"AccessKeyId\":\"AKIDPROC\",\"SecretAccessKey\":\"proc-secret\"}}'; else echo 'vault sealed' >&2; exit 1; fi\n",
+        flag.display()
     );
-    let aws_config_s = aws_config.display().to_string();
-    let mut proxy = SigningProxy::start(&config, &[("AWS_CONFIG_FILE", &aws_config_s)]);
+    let mut proxy = process_credentials_proxy(dir.path(), &script, up);
     let admin = admin_addr(&mut proxy);
     let addr = proxy.addr("rev");
     let (s, text) = request(addr, "/ok");
@@ -286,11 +257,10 @@ fn an_upload_that_outlives_its_credentials_is_signed_with_the_next_ones() {
     let (up, rx) = recording_upstream();
     let dir = tempfile::tempdir().expect("tempdir");
     let counter = dir.path().join("loads");
-    let script = dir.path().join("creds.sh");
     // Each load gets the next key id, valid for 14 s (whole seconds): 3 to 4 s more than
     // the cache's 10 s expiry margin, so the first set is still usable when the upload
     // starts and no longer when its body has come in, 6 s later.
-    let text = format!(
+    let script = format!(
         r#"#!/bin/sh
 n=$(($(cat '{c}' 2>/dev/null || echo 0) + 1))
 echo $n > '{c}'
@@ -299,31 +269,7 @@ printf '{{"Version":1,"AccessKeyId":"AKIDLOAD%s","SecretAccessKey":"load-secret"
 "#,
         c = counter.display()
     );
-    std::fs::write(&script, text).expect("write script");
-    let aws_config = dir.path().join("aws-config");
-    std::fs::write(
-        &aws_config,
-        format!(
-            "[profile short]\ncredential_process = sh {}\n",
-            script.display()
-        ),
-    )
-    .expect("write aws config");
-    let config = format!(
-        r#"
-[[listeners]]
-name = "rev"
-listen = "127.0.0.1:0"
-[[listeners.routes]]
-name = "short"
-upstream = "http://{up}"
-service = "s3"
-region = "us-east-1"
-credentials = {{ profile = "short" }}
-"#
-    );
-    let aws_config_s = aws_config.display().to_string();
-    let proxy = SigningProxy::start(&config, &[("AWS_CONFIG_FILE", &aws_config_s)]);
+    let proxy = process_credentials_proxy(dir.path(), &script, up);
     let addr = proxy.addr("rev");
 
     // A quick upload first: signed with the first set.
@@ -370,6 +316,38 @@ credentials = {{ profile = "short" }}
         "not signed with the credentials loaded after its body came in (load {loads}): {head}"
     );
     assert_eq!(body, b"first-half");
+}
+
+/// Starts the proxy with an admin listener and one route, `proc`, in front of `up`,
+/// whose credentials come from `script` (a `credential_process`, written to `dir`).
+fn process_credentials_proxy(dir: &std::path::Path, script: &str, up: SocketAddr) -> SigningProxy {
+    let script_path = dir.join("creds.sh");
+    std::fs::write(&script_path, script).expect("write script");
+    let aws_config = dir.join("aws-config");
+    std::fs::write(
+        &aws_config,
+        format!(
+            "[profile proc]\ncredential_process = sh {}\n",
+            script_path.display()
+        ),
+    )
+    .expect("write aws config");
+    let config = format!(
+        r#"
+admin_listen = "127.0.0.1:0"
+[[listeners]]
+name = "rev"
+listen = "127.0.0.1:0"
+[[listeners.routes]]
+name = "proc"
+upstream = "http://{up}"
+service = "s3"
+region = "us-east-1"
+credentials = {{ profile = "proc" }}
+"#
+    );
+    let aws_config_s = aws_config.display().to_string();
+    SigningProxy::start(&config, &[("AWS_CONFIG_FILE", &aws_config_s)])
 }
 
 /// Sends a PUT head promising `len` bytes, `sent` bytes of body, then disconnects.
