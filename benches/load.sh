@@ -20,7 +20,8 @@
 # measured ROUNDS times back to back and the round with the median proxy/direct ratio
 # is shown, with the range over all rounds in the last column; on this shared 2-core
 # machine one run swings by 15 % or more), PROXY_BIN (the proxy binary to measure,
-# default the release build).
+# default the release build), ROUNDS_LOG (a file: every round is appended to it as one
+# tab-separated line, so rounds from several runs can be pooled with benches/pool.sh).
 # Everything runs on 127.0.0.1 and is stopped on exit.
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -144,6 +145,10 @@ for t in "${TARGETS[@]}"; do
                 p="$(run_wrk "http://$proxied" "$script" "$c" "$ppid")"
                 d_err=$(( $(field "$d" connect_err) + $(field "$d" read_err) + $(field "$d" write_err) + $(field "$d" timeout) + $(field "$d" non2xx) ))
                 p_err=$(( $(field "$p" connect_err) + $(field "$p" read_err) + $(field "$p" write_err) + $(field "$p" timeout) + $(field "$p" non2xx) ))
+                if [ -n "${ROUNDS_LOG:-}" ]; then
+                    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$name" "$label" "$c" \
+                        "$(field "$d" rps)" "$(field "$p" rps)" "$(field "$d" p50_us)" "$(field "$p" p50_us)" "$(( d_err + p_err ))" >>"$ROUNDS_LOG"
+                fi
                 # One line per round: the sort key (ratio), the added p50, then the row.
                 rows+="$(awk -v name="$name" -v label="$label" -v c="$c" \
                     -v drps="$(field "$d" rps)" -v prps="$(field "$p" rps)" \
