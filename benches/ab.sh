@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Paired A/B of proxy builds (issue 5): the same upstream, wrk load against each build in
-# turn, ROUNDS times, so a noisy machine slows every build alike within a round. Prints
+# turn, ROUNDS times, so a noisy machine slows every build alike within a round; the
+# builds run in the given order in odd rounds and in reverse in even ones, so that
+# neither gains from its place in the round. Prints
 # req/s, p50 and the server's user and system CPU per request (from /proc/PID/stat) for
 # the upstream alone ("direct"), a bare forwarder ("floor", examples/forward_floor) and
 # each build. Speed is measured here, never asserted in tests.
@@ -44,9 +46,17 @@ threads=2
 # utime and stime (clock ticks) of PID so far.
 ticks() { awk '{print $14, $15}' "/proc/$1/stat"; }
 hz="$(getconf CLK_TCK)"
+# direct (and the floor) first in every round, then the builds.
+FIRST_BUILD=$(( ${#NAMES[@]} - $(wc -w <<<"$BINS") ))
 for round in $(seq "$ROUNDS"); do
     echo "round $round (load $(cut -d' ' -f1 /proc/loadavg))"
-    for k in "${!NAMES[@]}"; do
+    order=($(seq 0 $((FIRST_BUILD - 1))))
+    if [ $((round % 2)) = 1 ]; then
+        order+=($(seq "$FIRST_BUILD" $((${#NAMES[@]} - 1))))
+    else
+        order+=($(seq $((${#NAMES[@]} - 1)) -1 "$FIRST_BUILD"))
+    fi
+    for k in "${order[@]}"; do
         addr="${ADDRS[$k]}" pid="${PIDS[$k]}"
         wrk -t"$threads" -c"$CONNS" -d1s -s "$SCRIPT" "$addr" >/dev/null 2>&1 || true
         read -r u0 s0 < <(ticks "$pid")
