@@ -39,6 +39,8 @@ if [ -n "$FLOOR_MODE" ] && [ "${UPSTREAM_TLS:-0}" != 1 ]; then
     PIDS+=("$LAST_PID")
     ADDRS+=("$(wait_line "$BENCH_TMP/floor.out" '^listening on ' | sed 's|.*listening on ||')")
 fi
+# The builds follow direct (and the floor) in NAMES.
+FIRST_BUILD=${#NAMES[@]}
 start_builds "$UPSTREAM_URL"
 
 threads=2
@@ -47,7 +49,6 @@ threads=2
 ticks() { awk '{print $14, $15}' "/proc/$1/stat"; }
 hz="$(getconf CLK_TCK)"
 # direct (and the floor) first in every round, then the builds.
-FIRST_BUILD=$(( ${#NAMES[@]} - $(wc -w <<<"$BINS") ))
 for round in $(seq "$ROUNDS"); do
     echo "round $round (load $(cut -d' ' -f1 /proc/loadavg))"
     order=($(seq 0 $((FIRST_BUILD - 1))))

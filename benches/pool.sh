@@ -19,7 +19,7 @@ cat "$@" | awk -F'\t' 'NF >= 9 && $5 > 0 { printf "%s|%s|%s\t%.6f\t%.6f\t%d\n", 
     sort -t$'\t' -k1,1 -k2,2n |
     awk -F'\t' -v goal="$GOAL" '
         function q(a, n, f,   x, i) { x = 1 + (n - 1) * f; i = int(x); return a[i] + (x - i) * (a[i + 1 > n ? n : i + 1] - a[i]) }
-        function flush(   n, i, m, j, t, b) {
+        function flush(   n, i, j, t, b) {
             n = k; if (!n) return
             # ratios arrive sorted; sort the added p50s (insertion sort, small n)
             for (i = 2; i <= n; i++) { t = p[i]; for (j = i - 1; j >= 1 && p[j] > t; j--) p[j + 1] = p[j]; p[j + 1] = t }
