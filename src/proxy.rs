@@ -28,6 +28,7 @@ mod affinity;
 mod balance;
 mod body;
 mod busy_poll;
+mod coalesce;
 mod conn_state;
 mod connect;
 mod diagnose;

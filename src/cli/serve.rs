@@ -60,6 +60,10 @@ pub struct ServeArgs {
     /// sleeping (0: never); overrides `busy_poll_us` in the file.
     #[arg(long, value_name = "US")]
     pub busy_poll_us: Option<u64>,
+    /// Whether worker threads send a turn's small writes together through io_uring
+    /// (true or false); overrides `coalesce_sends` in the file.
+    #[arg(long, value_name = "BOOL")]
+    pub coalesce_sends: Option<bool>,
     /// Validate the configuration, print a summary and exit.
     #[arg(long)]
     pub check_config: bool,
@@ -316,14 +320,17 @@ fn load(args: &ServeArgs) -> Result<Config, ConfigError> {
     Config::from_raw(raw, &path)
 }
 
-/// `--admin-listen`, `--log-format`, `--worker-threads` and `--busy-poll-us` replace the
-/// file's values.
+/// `--admin-listen`, `--log-format`, `--worker-threads`, `--busy-poll-us` and
+/// `--coalesce-sends` replace the file's values.
 fn apply_ops_flags(args: &ServeArgs, raw: &mut RawConfig) {
     if let Some(n) = args.worker_threads {
         raw.worker_threads = Some(n);
     }
     if let Some(n) = args.busy_poll_us {
         raw.busy_poll_us = Some(n);
+    }
+    if let Some(on) = args.coalesce_sends {
+        raw.coalesce_sends = Some(on);
     }
     if let Some(a) = &args.admin_listen {
         raw.admin_listen = Some(a.clone());

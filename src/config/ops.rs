@@ -100,6 +100,9 @@ pub struct Operations {
     /// How long a lone client connection polls for a peer's answer before sleeping
     /// (zero: never).
     pub busy_poll: Duration,
+    /// Whether each worker thread hands its small socket writes to the kernel together
+    /// at the end of a turn, through io_uring (default true; see `proxy::coalesce`).
+    pub coalesce_sends: bool,
 }
 
 impl Default for Operations {
@@ -115,6 +118,7 @@ impl Default for Operations {
             request_timeout: Duration::from_millis(DEFAULT_REQUEST_TIMEOUT_MS),
             worker_threads: default_worker_threads(),
             busy_poll: Duration::from_micros(DEFAULT_BUSY_POLL_US),
+            coalesce_sends: true,
         }
     }
 }
@@ -132,6 +136,7 @@ pub(crate) struct RawOps<'a> {
     pub(crate) log_format: Option<&'a str>,
     pub(crate) worker_threads: Option<u64>,
     pub(crate) busy_poll_us: Option<u64>,
+    pub(crate) coalesce_sends: Option<bool>,
     pub(crate) limits: &'a RawLimits,
 }
 
@@ -224,6 +229,7 @@ pub(crate) fn validate(
             }
             Some(n) => Duration::from_micros(n),
         },
+        coalesce_sends: raw.coalesce_sends.unwrap_or(d.coalesce_sends),
     })
 }
 
@@ -253,6 +259,7 @@ mod tests {
             log_format: None,
             worker_threads: None,
             busy_poll_us: None,
+            coalesce_sends: None,
             limits: &limits,
         };
         let ops = run(raw).expect("defaults");
@@ -263,12 +270,14 @@ mod tests {
         assert_eq!(ops.busy_poll, Duration::from_micros(200));
         let e = run(RawOps {
             busy_poll_us: Some(10_001),
+            coalesce_sends: None,
             ..raw
         })
         .expect_err("too long");
         assert!(e.contains("busy_poll_us") && e.contains("10000"), "{e}");
         let off = run(RawOps {
             busy_poll_us: Some(0),
+            coalesce_sends: None,
             ..raw
         })
         .expect("0 turns it off");

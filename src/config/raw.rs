@@ -37,6 +37,9 @@ pub struct RawConfig {
     /// Microseconds a lone client connection busy-polls for a peer's answer before
     /// sleeping (default 200; 0 turns it off).
     pub busy_poll_us: Option<u64>,
+    /// Whether worker threads coalesce small socket writes through io_uring (default
+    /// true; falls back to plain writes where io_uring is unavailable).
+    pub coalesce_sends: Option<bool>,
     /// `[limits]`: client connection limits and timeouts.
     #[serde(default)]
     pub limits: super::RawLimits,

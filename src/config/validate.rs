@@ -69,6 +69,7 @@ impl Config {
                     log_format: raw.log_format.as_deref(),
                     worker_threads: raw.worker_threads,
                     busy_poll_us: raw.busy_poll_us,
+                    coalesce_sends: raw.coalesce_sends,
                     limits: &raw.limits,
                 },
                 &|key, message| v.err(key, message),

@@ -552,7 +552,7 @@ mod tests {
         )
         .unwrap();
         let pool = IdleConns::new(connector, Duration::from_secs(60));
-        let workers = Workers::start(2).unwrap();
+        let workers = Workers::start(2, false).unwrap();
         let [w0, w1] = workers.handles() else {
             panic!("two workers")
         };

@@ -36,7 +36,7 @@
 //! off with its [`Switch`].
 
 use std::io;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
@@ -44,6 +44,8 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use super::coalesce::Outbox;
 
 /// Polls in a row that find no answer before polling stops.
 const GIVE_UP_AFTER: u8 = 2;
@@ -101,17 +103,21 @@ impl Policy {
     }
 
     /// Wraps `inner`, an upstream connection.
-    pub(crate) fn wrap<T>(&self, inner: T) -> BusyPoll<T> {
+    pub(crate) fn wrap<T: AsFd>(&self, inner: T) -> BusyPoll<T> {
         self.wrap_as(inner, None)
     }
 
     /// Wraps `inner`, a client connection: it polls for the client's next request only
     /// while `responding` says no response is being sent.
-    pub(crate) fn wrap_client<T>(&self, inner: T, responding: Arc<dyn Responding>) -> BusyPoll<T> {
+    pub(crate) fn wrap_client<T: AsFd>(
+        &self,
+        inner: T,
+        responding: Arc<dyn Responding>,
+    ) -> BusyPoll<T> {
         self.wrap_as(inner, Some(responding))
     }
 
-    fn wrap_as<T>(&self, inner: T, responding: Option<Arc<dyn Responding>>) -> BusyPoll<T> {
+    fn wrap_as<T: AsFd>(&self, inner: T, responding: Option<Arc<dyn Responding>>) -> BusyPoll<T> {
         BusyPoll {
             inner,
             responding,
@@ -123,6 +129,7 @@ impl Policy {
             misses: 0,
             skipped: 0,
             switch: Switch::default(),
+            out: Outbox::default(),
         }
     }
 
@@ -161,7 +168,7 @@ impl Switch {
 
 /// A stream that busy-polls for its peer's answer (see the module docs).
 #[derive(Debug)]
-pub(crate) struct BusyPoll<T> {
+pub(crate) struct BusyPoll<T: AsFd> {
     inner: T,
     /// A client connection's: whether a response is still being sent.
     responding: Option<Arc<dyn Responding>>,
@@ -178,9 +185,17 @@ pub(crate) struct BusyPoll<T> {
     /// Answers not polled for since the last probe.
     skipped: u8,
     switch: Switch,
+    /// Writes coalesced into the worker's end-of-turn send (see [`super::coalesce`]).
+    out: Outbox,
 }
 
-impl<T> BusyPoll<T> {
+impl<T: AsFd> Drop for BusyPoll<T> {
+    fn drop(&mut self) {
+        self.out.close(&self.inner);
+    }
+}
+
+impl<T: AsFd> BusyPoll<T> {
     /// The switch that turns this stream's polling off.
     pub(crate) fn switch(&self) -> &Switch {
         &self.switch
@@ -252,13 +267,17 @@ impl<T: AsFd> BusyPoll<T> {
     }
 }
 
-impl<T: AsyncRead + AsFd + Unpin> AsyncRead for BusyPoll<T> {
+impl<T: AsyncRead + AsyncWrite + AsFd + Unpin> AsyncRead for BusyPoll<T> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
+        // Bytes a coalesced send left behind go first (see `super::coalesce`).
+        if let Poll::Ready(Err(e)) = this.out.poll_drain(&mut this.inner, cx, false) {
+            return Poll::Ready(Err(e));
+        }
         let before = buf.filled().len();
         match Pin::new(&mut this.inner).poll_read(cx, buf) {
             Poll::Ready(r) => {
@@ -287,12 +306,33 @@ impl<T: AsyncRead + AsFd + Unpin> AsyncRead for BusyPoll<T> {
     }
 }
 
-impl<T: AsyncWrite + Unpin> AsyncWrite for BusyPoll<T> {
+impl<T: AsyncWrite + AsFd + AsRawFd + Unpin> BusyPoll<T> {
+    /// Hands `bufs` to this turn's coalesced send when it may take them; `None` to
+    /// write them to the socket now.
+    fn poll_coalesced(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Option<Poll<io::Result<usize>>> {
+        // One client connection has nothing to coalesce with (see `super::coalesce`).
+        let allowed = self.shared.clients.load(Relaxed) > 1;
+        let r = self.out.poll_write(&mut self.inner, cx, bufs, allowed)?;
+        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
+            self.wrote = true;
+        }
+        Some(r)
+    }
+}
+
+impl<T: AsyncWrite + AsFd + AsRawFd + Unpin> AsyncWrite for BusyPoll<T> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        if let Some(r) = self.poll_coalesced(cx, &[io::IoSlice::new(buf)]) {
+            return r;
+        }
         let r = Pin::new(&mut self.inner).poll_write(cx, buf);
         if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
             self.wrote = true;
@@ -305,6 +345,9 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for BusyPoll<T> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
+        if let Some(r) = self.poll_coalesced(cx, bufs) {
+            return r;
+        }
         let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
         if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
             self.wrote = true;
@@ -317,16 +360,22 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for BusyPoll<T> {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let r = Pin::new(&mut self.inner).poll_flush(cx);
-        if matches!(r, Poll::Ready(Ok(()))) && self.wrote {
-            self.wrote = false;
-            self.awaiting = true;
+        let this = &mut *self;
+        // Bytes queued for this turn's send count as flushed, as bytes in the kernel's
+        // send buffer do; bytes a send left behind are written first.
+        std::task::ready!(this.out.poll_drain(&mut this.inner, cx, false))?;
+        let r = Pin::new(&mut this.inner).poll_flush(cx);
+        if matches!(r, Poll::Ready(Ok(()))) && this.wrote {
+            this.wrote = false;
+            this.awaiting = true;
         }
         r
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
+        let this = &mut *self;
+        std::task::ready!(this.out.poll_drain(&mut this.inner, cx, true))?;
+        Pin::new(&mut this.inner).poll_shutdown(cx)
     }
 }
 
@@ -347,10 +396,15 @@ mod tests {
     use super::*;
 
     /// A loopback connection: our end wrapped by `p`, and the peer's end.
-    async fn polled(p: &Policy) -> (BusyPoll<TcpStream>, TcpStream) {
+    async fn pair() -> (TcpStream, TcpStream) {
         let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
         let (b, _) = l.accept().await.unwrap();
+        (a, b)
+    }
+
+    async fn polled(p: &Policy) -> (BusyPoll<TcpStream>, TcpStream) {
+        let (a, b) = pair().await;
         (p.wrap(a), b)
     }
 
@@ -476,9 +530,9 @@ mod tests {
     async fn a_client_stream_polls_for_the_next_request_only_once_the_response_is_out() {
         let p = Policy::new(Duration::from_secs(5));
         let _client = p.client_opened();
-        let (io, peer) = polled(&p).await;
+        let (io, peer) = pair().await;
         let sending = Arc::new(Sending::default());
-        let mut io = p.wrap_client(io.inner, sending.clone());
+        let mut io = p.wrap_client(io, sending.clone());
         // The response head is flushed while its body is still to come: the client
         // cannot send its next request yet, so a read must not spend 5 s polling.
         sending.0.store(true, Relaxed);

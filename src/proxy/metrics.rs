@@ -392,6 +392,21 @@ impl Metrics {
             "sigv4_proxy_spool_files_open {}",
             self.spool.open.load(Relaxed)
         );
+        let (sends, submissions) = super::coalesce::counts();
+        header(
+            w,
+            "sigv4_proxy_coalesced_sends_total",
+            "counter",
+            "Socket writes handed to the kernel together at the end of a worker turn (coalesce_sends).",
+        );
+        let _ = writeln!(w, "sigv4_proxy_coalesced_sends_total {sends}");
+        header(
+            w,
+            "sigv4_proxy_coalesced_submissions_total",
+            "counter",
+            "io_uring submissions that carried the coalesced writes (coalesce_sends).",
+        );
+        let _ = writeln!(w, "sigv4_proxy_coalesced_submissions_total {submissions}");
         header(
             w,
             "sigv4_proxy_busy_polls_total",

@@ -51,7 +51,7 @@ pub async fn run(
     let mut tasks = JoinSet::new();
     // One cap for all listeners: it protects the process (file descriptors, memory).
     let slots = Arc::new(Semaphore::new(state.ops.max_connections));
-    let workers = match Workers::start(state.ops.worker_threads) {
+    let workers = match Workers::start(state.ops.worker_threads, state.ops.coalesce_sends) {
         Ok(w) => Some(w),
         Err(e) => {
             tracing::warn!(error = %e, "cannot start worker threads; serving on the caller's runtime");

@@ -30,8 +30,9 @@ pub(crate) struct Workers {
 }
 
 impl Workers {
-    /// Starts `n` worker threads (at least one).
-    pub(crate) fn start(n: usize) -> io::Result<Self> {
+    /// Starts `n` worker threads (at least one); each coalesces its sends when
+    /// `coalesce` (see [`super::coalesce`]).
+    pub(crate) fn start(n: usize, coalesce: bool) -> io::Result<Self> {
         let n = n.max(1);
         let mut workers = Self {
             handles: Vec::with_capacity(n),
@@ -48,6 +49,9 @@ impl Workers {
             std::thread::Builder::new()
                 .name(format!("sigv4-proxy-worker-{i}"))
                 .spawn(move || {
+                    if coalesce {
+                        super::coalesce::enable_on_this_thread();
+                    }
                     // Spawned tasks run while the thread is inside `block_on`.
                     runtime.block_on(async {
                         let _ = stop_rx.await;
@@ -84,7 +88,7 @@ mod tests {
 
     #[tokio::test]
     async fn tasks_run_on_their_own_worker_thread_until_stopped() {
-        let workers = Workers::start(2).unwrap();
+        let workers = Workers::start(2, false).unwrap();
         let mut names = Vec::new();
         for h in workers.handles() {
             let name = h
