@@ -18,7 +18,8 @@
 //! - [`secret`]: a string type that never prints its contents.
 //! - [`tls`]: the local CA, on-the-fly leaf certificates and the TLS listener config.
 //! - [`access`]: gateway access control (proxy token, client CIDRs, listen address rule).
-#![deny(unsafe_code)] // Allowed in one module only: `sigv4::sha256` (aws-lc FFI).
+#![deny(unsafe_code)] // Allowed in two modules only: `sigv4::sha256` (aws-lc FFI) and
+                      // `proxy::coalesce` (io_uring buffers handed to the kernel).
 
 pub mod access;
 pub mod cli;

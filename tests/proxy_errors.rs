@@ -429,6 +429,28 @@ fn check_config_reports_file_key_and_problem() {
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("\nworker threads: 3\n"), "{stdout}");
+    assert!(stdout.contains("\ncoalesced sends: on\n"), "{stdout}");
+
+    // `--coalesce-sends false` overrides the default (and a file's `coalesce_sends`).
+    std::fs::write(
+        dir.path().join("coalesce.toml"),
+        "coalesce_sends = true\n[[listeners]]\nlisten = \"127.0.0.1:0\"\n[[listeners.routes]]\nupstream = \"https://s3.us-east-1.amazonaws.com\"\n",
+    )
+    .expect("write");
+    let out = Command::new(proxy_bin())
+        .args([
+            "serve",
+            "--check-config",
+            "--coalesce-sends",
+            "false",
+            "--config",
+        ])
+        .arg(dir.path().join("coalesce.toml"))
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("\ncoalesced sends: off\n"), "{stdout}");
     let out = Command::new(proxy_bin())
         .args(["serve", "--check-config", "--worker-threads", "0"])
         .args(["--upstream", "https://s3.us-east-1.amazonaws.com"])

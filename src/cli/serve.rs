@@ -88,6 +88,12 @@ pub(crate) fn run(args: ServeArgs) -> ExitCode {
         let _ = writeln!(out, "{}: configuration OK", config.source.display());
         let _ = writeln!(out, "worker threads: {}", config.ops.worker_threads);
         let _ = writeln!(out, "busy-poll: {} us", config.ops.busy_poll.as_micros());
+        let on = if config.ops.coalesce_sends {
+            "on"
+        } else {
+            "off"
+        };
+        let _ = writeln!(out, "coalesced sends: {on}");
         if let Some(a) = config.ops.admin_listen {
             let _ = writeln!(out, "admin endpoints on {a}");
         }

@@ -286,7 +286,9 @@ impl<T: AsyncRead + AsyncWrite + AsFd + Unpin> AsyncRead for BusyPoll<T> {
                 }
                 Poll::Ready(r)
             }
-            Poll::Pending if !this.should_poll() => Poll::Pending,
+            // No poll for an answer to bytes still waiting for the end of the turn: they
+            // go out only once this task yields (`super::coalesce`).
+            Poll::Pending if !this.should_poll() || this.out.holds_back() => Poll::Pending,
             Poll::Pending => match this.spin(buf) {
                 Some(r) => {
                     this.shared.answered.fetch_add(1, Relaxed);

@@ -232,6 +232,11 @@ impl Outbox {
         drain(shared, io, cx)
     }
 
+    /// Whether bytes wait for this turn's flush: the peer cannot have answered them yet.
+    pub(crate) fn holds_back(&self) -> bool {
+        self.shared.as_ref().is_some_and(|s| s.lock().queued)
+    }
+
     /// Before the socket closes: bytes still held back are sent now if the socket
     /// takes them (as the kernel sends what a closed socket had buffered).
     pub(crate) fn close<F: AsFd>(&mut self, fd: &F) {
