@@ -34,6 +34,9 @@
 //! A connection that stops taking turns (a `CONNECT` tunnel, whose two directions
 //! share one task; an HTTP/2 connection, whose streams run in other tasks) turns it
 //! off with its [`Switch`].
+//!
+//! A stream's writes go through an [`Outbox`]: under load, small ones are held for the
+//! worker's end-of-turn send (see [`super::coalesce`]).
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd};
