@@ -20,7 +20,8 @@
 //! and completes within the submission, or comes back short or `EAGAIN` (a full
 //! socket). What is left stays in the outbox, and its owner is woken to write it
 //! straight to the socket, as any other write, the next time it reads, writes,
-//! flushes or shuts down; so does a failed send, whose error its next call returns.
+//! flushes or shuts down. After a failed send the owner is woken too, and its next
+//! call returns the error.
 //!
 //! When: only on the proxy's worker threads ([`super::workers`], one current-thread
 //! runtime each: a queue and its flush task stay on one thread), only when io_uring is
@@ -32,8 +33,8 @@
 //!
 //! `unsafe` here, and only here in the proxy: the kernel reads a submitted buffer
 //! after the submission call returns only if the send did not complete within it, and
-//! every such send is cancelled and reaped before its buffer is released (see
-//! [`flush`]).
+//! every such send is cancelled and reaped before its buffer is released; should the
+//! ring fail meanwhile, the buffer is leaked, never freed (see [`submit`]).
 #![allow(unsafe_code)]
 
 use std::cell::{Cell, RefCell};
