@@ -13,8 +13,14 @@ const SECRET: &str = "proxy-test-secret-key/with+chars";
 /// `signed`: payload hashed (memory threshold 64 KiB, so bigger bodies are spooled);
 /// `unsigned`: UNSIGNED-PAYLOAD.
 fn start(s3: &S3sFs) -> SigningProxy {
+    start_with(s3, "")
+}
+
+/// As [`start`], with `top` (top-level keys such as `admin_listen`) at the head of the
+/// configuration.
+fn start_with(s3: &S3sFs, top: &str) -> SigningProxy {
     let config = format!(
-        r#"
+        r#"{top}
 [body]
 memory_threshold_bytes = 65536
 
@@ -356,28 +362,11 @@ fn concurrent_clients_all_verify(coalesce: bool) -> (f64, f64) {
     use std::io::{BufReader, Write};
 
     let s3 = S3sFs::start(AKID, SECRET);
-    let config = format!(
-        r#"
-admin_listen = "127.0.0.1:0"
-worker_threads = 2
-coalesce_sends = {coalesce}
-
-[[listeners]]
-name = "signed"
-listen = "127.0.0.1:0"
-[[listeners.routes]]
-upstream = "{ep}"
-service = "s3"
-region = "us-east-1"
-"#,
-        ep = s3.endpoint()
-    );
-    let mut proxy = SigningProxy::start(
-        &config,
-        &[
-            ("AWS_ACCESS_KEY_ID", AKID),
-            ("AWS_SECRET_ACCESS_KEY", SECRET),
-        ],
+    let mut proxy = start_with(
+        &s3,
+        &format!(
+            "admin_listen = \"127.0.0.1:0\"\nworker_threads = 2\ncoalesce_sends = {coalesce}\n"
+        ),
     );
     let admin = admin_addr(&mut proxy);
     aws_via(&proxy.endpoint("signed"), &["s3", "mb", "s3://many"]).assert_success();

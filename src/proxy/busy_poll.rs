@@ -392,7 +392,7 @@ impl hyper_util::client::legacy::connect::Connection for BusyPoll<tokio::net::Tc
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::future::poll_fn;
 
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -400,7 +400,7 @@ mod tests {
 
     use super::*;
 
-    /// A loopback connection: our end wrapped by `p`, and the peer's end.
+    /// A loopback connection: our end and the peer's end.
     async fn pair() -> (TcpStream, TcpStream) {
         let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
@@ -408,7 +408,9 @@ mod tests {
         (a, b)
     }
 
-    async fn polled(p: &Policy) -> (BusyPoll<TcpStream>, TcpStream) {
+    /// A loopback connection: our end wrapped by `p`, and the peer's end (also used by
+    /// `super::coalesce`'s tests).
+    pub(in crate::proxy) async fn polled(p: &Policy) -> (BusyPoll<TcpStream>, TcpStream) {
         let (a, b) = pair().await;
         (p.wrap(a), b)
     }

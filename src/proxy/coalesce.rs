@@ -186,9 +186,9 @@ impl Outbox {
     ) -> Option<Poll<io::Result<usize>>> {
         let total: usize = bufs.iter().map(|b| b.len()).sum();
         let allowed = allowed && total <= MAX_WRITE && on_this_thread();
-        let shared = match &self.shared {
-            Some(s) => s.clone(),
-            None if allowed => self.shared.insert(Arc::default()).clone(),
+        let shared: &Arc<Shared> = match &mut self.shared {
+            Some(s) => s,
+            None if allowed => self.shared.insert(Arc::default()),
             None => return None,
         };
         let mut state = shared.lock();
@@ -212,12 +212,12 @@ impl Outbox {
             state.listed = true;
             drop(state);
             if list {
-                list_for_flush(io.as_raw_fd(), shared);
+                list_for_flush(io.as_raw_fd(), Arc::clone(shared));
             }
             return Some(Poll::Ready(Ok(total)));
         }
         drop(state);
-        match drain(&shared, io, cx) {
+        match drain(shared, io, cx) {
             Poll::Ready(Ok(())) => None,
             Poll::Ready(Err(e)) => Some(Poll::Ready(Err(e))),
             Poll::Pending => Some(Poll::Pending),
@@ -493,9 +493,10 @@ mod tests {
     use std::time::Duration;
 
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::{TcpListener, TcpStream};
+    use tokio::net::TcpStream;
 
-    use super::super::busy_poll::{BusyPoll, Gate, Policy};
+    use super::super::busy_poll::tests::polled;
+    use super::super::busy_poll::{Gate, Policy};
     use super::*;
 
     /// A policy for which the process has two client connections, so writes coalesce,
@@ -508,13 +509,6 @@ mod tests {
         let p = Policy::new(Duration::ZERO);
         let (a, b) = (p.client_opened(), p.client_opened());
         (p, a, b)
-    }
-
-    async fn pair(p: &Policy) -> (BusyPoll<TcpStream>, TcpStream) {
-        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
-        let (b, _) = l.accept().await.unwrap();
-        (p.wrap(a), b)
     }
 
     /// Nothing to read on `peer` right now.
@@ -538,7 +532,7 @@ mod tests {
         let (before, before_submissions) = counts();
         let mut conns = Vec::new();
         for _ in 0..8 {
-            conns.push(pair(&p).await);
+            conns.push(polled(&p).await);
         }
         // All within one turn: each write is taken at once, and nothing is sent yet.
         for (i, (io, _)) in conns.iter_mut().enumerate() {
@@ -572,7 +566,7 @@ mod tests {
         let n = SENDS_PER_SUBMIT * 2 + 3;
         let mut conns = Vec::new();
         for _ in 0..n {
-            conns.push(pair(&p).await);
+            conns.push(polled(&p).await);
         }
         for (i, (io, _)) in conns.iter_mut().enumerate() {
             io.write_all(format!("to {i:04}").as_bytes()).await.unwrap();
@@ -586,7 +580,7 @@ mod tests {
     #[tokio::test]
     async fn held_back_bytes_never_show_in_debug_output() {
         let (p, _a, _b) = loaded();
-        let (mut io, mut peer) = pair(&p).await;
+        let (mut io, mut peer) = polled(&p).await;
         let secret = "x-amz-security-token: SECRETTOKEN123";
         io.write_all(secret.as_bytes()).await.unwrap();
         let shown = format!("{io:?}");
@@ -604,7 +598,7 @@ mod tests {
         assert!(enable_on_this_thread());
         let p = Policy::new(Duration::ZERO);
         let one = p.client_opened();
-        let (mut io, mut peer) = pair(&p).await;
+        let (mut io, mut peer) = polled(&p).await;
         io.write_all(b"alone").await.unwrap();
         assert_eq!(read_n(&mut peer, 5).await, b"alone");
         let _two = p.client_opened();
@@ -678,7 +672,7 @@ mod tests {
     #[tokio::test]
     async fn a_failed_send_is_returned_by_the_next_call() {
         let (p, _a, _b) = loaded();
-        let (mut io, peer) = pair(&p).await;
+        let (mut io, peer) = polled(&p).await;
         // The peer resets the connection.
         rustix::net::sockopt::set_socket_linger(&peer, Some(Duration::ZERO)).unwrap();
         drop(peer);
@@ -698,7 +692,7 @@ mod tests {
     #[tokio::test]
     async fn a_connection_dropped_before_the_flush_still_sends_what_it_took() {
         let (p, _a, _b) = loaded();
-        let (mut io, mut peer) = pair(&p).await;
+        let (mut io, mut peer) = polled(&p).await;
         io.write_all(b"last words").await.unwrap();
         assert!(nothing_yet(&peer));
         drop(io);
@@ -715,7 +709,7 @@ mod tests {
     #[tokio::test]
     async fn a_connection_read_in_the_same_turn_leaves_its_bytes_queued() {
         let (p, _a, _b) = loaded();
-        let (mut io, mut peer) = pair(&p).await;
+        let (mut io, mut peer) = polled(&p).await;
         io.write_all(b"ping").await.unwrap();
         // Reading (nothing there yet) must not send the queued bytes early or lose them.
         let mut b = [0u8; 4];
